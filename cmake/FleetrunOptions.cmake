@@ -1,0 +1,25 @@
+# Build options shared by every target: warnings, sanitizers, ccache.
+
+option(FLEETRUN_WERROR "Treat compiler warnings as errors" OFF)
+option(FLEETRUN_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+
+find_program(FLEETRUN_CCACHE ccache)
+if(FLEETRUN_CCACHE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${FLEETRUN_CCACHE}")
+endif()
+
+# Every target of ours links this interface library to get the warning set.
+add_library(fleetrun_warnings INTERFACE)
+target_compile_options(fleetrun_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+if(FLEETRUN_WERROR)
+  target_compile_options(fleetrun_warnings INTERFACE -Werror)
+endif()
+
+if(FLEETRUN_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# A convenience target that builds everything with warnings as errors is simply
+# `cmake -DFLEETRUN_WERROR=ON`; CI does that.

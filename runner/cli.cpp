@@ -1,0 +1,133 @@
+#include "runner/commands.hpp"
+#include "runner/exit_codes.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace fleetrun::runner {
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback)
+{
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+void add_connection_options(CLI::App& command, ConnectionOptions& options)
+{
+  command.add_option("--api-url", options.api_url, "API base URL [env LOSANT_API_URL, default https://api.losant.com]");
+  command.add_option("--application", options.application_id, "application id [env LOSANT_APPLICATION_ID]");
+  command.add_option("--token-env", options.token_env, "environment variable holding the API token")->capture_default_str();
+  command.add_option("--token-file", options.token_file, "read the API token from this file instead");
+  command.add_option("--ca-file", options.ca_file, "extra trusted CA certificates (PEM) for HTTPS");
+  command.add_flag("--insecure", options.insecure, "do not verify TLS certificates (dangerous; warns)");
+  command.add_option("--connect-timeout-ms", options.connect_timeout_ms, "connect timeout")->capture_default_str();
+  command.add_option("--read-timeout-ms", options.read_timeout_ms, "read timeout")->capture_default_str();
+}
+
+void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
+{
+  auto* cmd = app.add_subcommand("sandbox", "Run the local Losant-compatible Devices API on loopback");
+  cmd->add_option("--host", o.host, "address to bind (loopback)")->capture_default_str();
+  cmd->add_option("--port", o.port, "port; 0 picks a free one and prints it")->capture_default_str();
+  cmd->add_option("--port-file", o.port_file, "write the port to this file once listening");
+  cmd->add_option("--threads", o.threads, "request threads")->capture_default_str();
+  cmd->add_option("--application", o.application_id, "application id served")->capture_default_str();
+  cmd->add_option("--tokens", o.tokens, "accepted API tokens (comma separated)")->delimiter(',')->capture_default_str();
+  cmd->add_option("--devices", o.devices, "generate this many devices")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the generated fleet")->capture_default_str();
+  cmd->add_option("--seed-time", o.seed_time, "\"now\" of the generated history (ISO 8601)")->capture_default_str();
+  cmd->add_option("--load", o.load_file, "load devices from a devices export (JSON)");
+  cmd->add_option("--job-threshold", o.job_threshold, "bulk actions on more devices than this answer 202")->capture_default_str();
+  cmd->add_option("--job-duration-ms", o.job_duration_ms, "how long a background job takes")->capture_default_str();
+  cmd->add_option("--job-error-rate", o.job_error_rate, "probability a job ends errored")->capture_default_str();
+  cmd->add_option("--job-fail-rate", o.job_fail_rate, "probability a job ends failed")->capture_default_str();
+  cmd->add_flag("--no-joblog-by-jobid", o.no_joblog_by_job_id, "GET /jobLogs/{id} accepts only job log ids, not a 202's jobId");
+  cmd->add_option("--rate", o.rate, "requests/second per token; 0 unlimited")->capture_default_str();
+  cmd->add_option("--burst", o.burst, "token bucket size (default: rate)")->capture_default_str();
+  cmd->add_option("--fault-5xx", o.fault_5xx, "probability of a 503")->capture_default_str();
+  cmd->add_option("--fault-drop-before", o.fault_drop_before, "probability of dropping the connection before handling")->capture_default_str();
+  cmd->add_option("--fault-drop-after", o.fault_drop_after, "probability of dropping it after applying a mutation")->capture_default_str();
+  cmd->add_option("--fault-seed", o.fault_seed, "seed of the fault dice")->capture_default_str();
+  cmd->add_option("--latency-ms", o.latency_ms, "added latency per request")->capture_default_str();
+  cmd->add_option("--request-log", o.request_log, "append a JSON line per request to this file (tokens redacted)");
+  cmd->add_flag("--log-bodies", o.log_bodies, "include request bodies in the request log");
+  cmd->add_option("--tls-cert", o.tls_certificate, "serve HTTPS with this PEM certificate");
+  cmd->add_option("--tls-key", o.tls_private_key, "and this PEM private key");
+  cmd->callback([&selected] { selected = 1; });
+}
+
+void add_devices_command(CLI::App& app, ConnectionOptions& c, DevicesOptions& o, int& selected)
+{
+  auto* cmd = app.add_subcommand("devices", "List the devices a query matches (GET requests only)");
+  add_connection_options(*cmd, c);
+  cmd->add_option("--query", o.query, "advanced device query (JSON)");
+  cmd->add_option("--query-file", o.query_file, "read the advanced device query from a JSON file");
+  cmd->add_option("--filter", o.filter, "name glob, e.g. 'north-*'");
+  cmd->add_option("--device-class", o.device_classes, "device class (repeatable)");
+  cmd->add_option("--tag", o.tags, "tag filter key=value (repeatable)");
+  cmd->add_option("--parent-id", o.parent_id, "children of this system device");
+  cmd->add_flag("--deleted", o.deleted, "list soft-deleted devices instead");
+  cmd->add_option("--sort-field", o.sort_field, "name, id, creationDate, lastUpdated")->capture_default_str();
+  cmd->add_option("--sort-direction", o.sort_direction, "asc or desc")->capture_default_str();
+  cmd->add_option("--per-page", o.per_page, "page size (1-1000)")->capture_default_str();
+  cmd->add_option("--limit", o.limit, "stop after this many devices (0: all)")->capture_default_str();
+  cmd->add_option("--output", o.output, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  cmd->callback([&selected] { selected = 2; });
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv)
+{
+  CLI::App app{"fleetrun: preview, apply and resume bulk operations on Losant devices"};
+  app.require_subcommand(1);
+  app.fallthrough(true); // global options may follow the subcommand
+  app.set_version_flag("--version", "fleetrun 0.1.0");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  int selected = 0;
+  ConnectionOptions connection;
+  SandboxOptions sandbox;
+  DevicesOptions devices;
+  add_sandbox_command(app, sandbox, selected);
+  add_devices_command(app, connection, devices, selected);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? k_exit_ok : k_exit_usage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("fleetrun");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (connection.api_url.empty()) connection.api_url = env_or("LOSANT_API_URL", "https://api.losant.com");
+  if (connection.application_id.empty()) connection.application_id = env_or("LOSANT_APPLICATION_ID", "");
+
+  // Exceptions are for setup and fatal errors; they end here, once.
+  try {
+    switch (selected) {
+    case 1: return run_sandbox(sandbox);
+    case 2: return run_devices(connection, devices);
+    default: break;
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return k_exit_api;
+  }
+  return k_exit_usage;
+}
+
+} // namespace fleetrun::runner

@@ -1,0 +1,114 @@
+#include "runner/commands.hpp"
+#include "runner/connection.hpp"
+#include "runner/exit_codes.hpp"
+
+#include "losant/schemas.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace fleetrun::runner {
+
+using nlohmann::json;
+
+namespace {
+
+std::string tag_text(const json& device)
+{
+  std::string text;
+  for (const auto& tag : device.value("tags", json::array())) {
+    text += (text.empty() ? "" : ",") + tag.value("key", "") + "=" + tag.value("value", "");
+  }
+  return text;
+}
+
+} // namespace
+
+int run_devices(const ConnectionOptions& connection_options, const DevicesOptions& options)
+{
+  DeviceListParams params;
+  params.sort_field = options.sort_field;
+  params.sort_direction = options.sort_direction;
+  params.per_page = options.per_page;
+  params.device_class = options.device_classes;
+  params.query_deleted = options.deleted;
+  if (!options.filter.empty()) {
+    params.filter_field = "name";
+    params.filter = options.filter;
+  }
+  if (!options.parent_id.empty()) params.parent_id = options.parent_id;
+  for (const auto& tag : options.tags) {
+    const auto eq = tag.find('=');
+    params.tag_filter.emplace_back(tag.substr(0, eq), eq == std::string::npos ? "" : tag.substr(eq + 1));
+  }
+  std::string query_text = options.query;
+  if (!options.query_file.empty()) {
+    std::ifstream in(options.query_file);
+    if (!in) {
+      spdlog::error("cannot read query file {}", options.query_file);
+      return k_exit_usage;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    query_text = buffer.str();
+  }
+  if (!query_text.empty()) {
+    const json query = json::parse(query_text, nullptr, false);
+    if (query.is_discarded()) {
+      spdlog::error("--query is not valid JSON");
+      return k_exit_usage;
+    }
+    // Checked here against the official schema, so a typo is named before any request.
+    const auto violations = losant::validate_against("advancedDeviceQuery", query);
+    if (!violations.empty()) {
+      for (const auto& v : violations) spdlog::error("query: {}", losant::describe(v));
+      return k_exit_usage;
+    }
+    params.query_json = query.dump();
+  }
+
+  auto connection = ApiConnection::open(connection_options);
+  if (!connection) {
+    spdlog::error("{}", connection.error());
+    return k_exit_usage;
+  }
+  LosantClient& client = (*connection)->client();
+
+  std::size_t shown = 0;
+  std::size_t total = 0;
+  json items = json::array();
+  for (params.page = 0;; ++params.page) {
+    const auto result = client.get_devices(params);
+    if (!result) {
+      spdlog::error("GET devices page {}: {}", params.page, result.error().describe());
+      return result.error().kind == ErrorKind::permanent ? k_exit_usage : k_exit_api;
+    }
+    const json page = json::parse(result->body);
+    total = page.value("totalCount", std::size_t{0});
+    const auto& page_items = page.at("items");
+    for (const auto& device : page_items) {
+      if (options.limit != 0 && shown >= options.limit) break;
+      if (options.output == "json") {
+        items.push_back(device);
+      } else {
+        std::cout << device.value("id", "") << "  " << device.value("name", "") << "  "
+                  << device.value("deviceClass", "") << "  " << tag_text(device) << '\n';
+      }
+      ++shown;
+    }
+    const std::size_t seen = static_cast<std::size_t>(params.page) * static_cast<std::size_t>(params.per_page) + page_items.size();
+    if (page_items.empty() || seen >= total || (options.limit != 0 && shown >= options.limit)) break;
+  }
+  if (options.output == "json") {
+    std::cout << json{{"totalCount", total}, {"count", shown}, {"items", items}}.dump(2) << '\n';
+  } else {
+    std::cout << shown << " of " << total << " matching devices shown\n";
+  }
+  return k_exit_ok;
+}
+
+} // namespace fleetrun::runner

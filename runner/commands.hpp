@@ -1,0 +1,75 @@
+#pragma once
+// The subcommands' options and entry points. cli.cpp registers the options
+// with CLI11 (the only file that includes it); each cmd_*.cpp does the work.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fleetrun::runner {
+
+// Where the API is and how to reach it; shared by every command that calls it.
+struct ConnectionOptions {
+  std::string api_url;            // --api-url, LOSANT_API_URL, default https://api.losant.com
+  std::string application_id;     // --application, LOSANT_APPLICATION_ID
+  std::string token_env = "LOSANT_API_TOKEN";
+  std::string token_file;
+  std::string ca_file;
+  bool insecure = false;
+  int connect_timeout_ms = 10'000;
+  int read_timeout_ms = 60'000;
+};
+
+struct SandboxOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  int threads = 16;
+  std::string application_id = "5f1a2b3c4d5e6f7a8b9c0d1e";
+  std::vector<std::string> tokens = {"sandbox-token"};
+  std::size_t devices = 0;
+  std::uint64_t seed = 1;
+  std::string seed_time = "2026-11-01T00:00:00Z";
+  std::string load_file;
+  std::size_t job_threshold = 100;
+  int job_duration_ms = 1000;
+  double job_error_rate = 0;
+  double job_fail_rate = 0;
+  bool no_joblog_by_job_id = false;
+  double rate = 0;
+  double burst = 0;
+  double fault_5xx = 0;
+  double fault_drop_before = 0;
+  double fault_drop_after = 0;
+  std::uint64_t fault_seed = 1;
+  int latency_ms = 0;
+  std::string request_log;
+  bool log_bodies = false;
+  std::string tls_certificate;
+  std::string tls_private_key;
+  std::string port_file;           // write the chosen port here once listening
+};
+
+struct DevicesOptions {
+  std::string query;               // advanced query JSON text
+  std::string query_file;
+  std::string filter;
+  std::vector<std::string> device_classes;
+  std::vector<std::string> tags;   // key=value, key= or =value
+  std::string parent_id;
+  bool deleted = false;
+  std::string sort_field = "id";
+  std::string sort_direction = "asc";
+  int per_page = 1000;
+  std::size_t limit = 0;           // 0: all
+  std::string output = "text";
+};
+
+int run_sandbox(const SandboxOptions& options);
+int run_devices(const ConnectionOptions& connection, const DevicesOptions& options);
+
+// Entry point of the executable: parses arguments, runs a command, maps
+// exceptions to exit codes. Catches everything.
+int run_cli(int argc, char** argv);
+
+} // namespace fleetrun::runner

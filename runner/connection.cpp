@@ -1,0 +1,62 @@
+#include "runner/connection.hpp"
+
+#include "losant/object_id.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace fleetrun::runner {
+
+namespace {
+
+TransportOptions transport_options(const ConnectionOptions& options)
+{
+  TransportOptions transport;
+  transport.base_url = options.api_url;
+  transport.ca_file = options.ca_file;
+  transport.insecure = options.insecure;
+  transport.connect_timeout = std::chrono::milliseconds(options.connect_timeout_ms);
+  transport.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+  return transport;
+}
+
+} // namespace
+
+ApiConnection::ApiConnection(ConnectionOptions options, std::unique_ptr<HttpTransport> transport,
+                             ClientOptions client_options)
+    : m_options(std::move(options)), m_transport(std::move(transport)), m_client(*m_transport, client_options),
+      m_client_options(std::move(client_options))
+{
+}
+
+std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(const ConnectionOptions& options)
+{
+  if (options.application_id.empty()) {
+    return std::unexpected("no application id: pass --application ID or set LOSANT_APPLICATION_ID");
+  }
+  if (!losant::is_object_id(options.application_id)) {
+    return std::unexpected("application id \"" + options.application_id + "\" is not a 24-character hexadecimal id");
+  }
+  auto token = load_token(options.token_env, options.token_file);
+  if (!token) return std::unexpected(token.error());
+  std::unique_ptr<HttpTransport> transport;
+  try {
+    transport = make_poco_transport(transport_options(options));
+  } catch (const std::exception& error) {
+    return std::unexpected(error.what());
+  }
+  if (options.insecure && options.api_url.starts_with("https")) {
+    spdlog::warn("TLS certificate verification is OFF (--insecure): anyone on the network path can read the token");
+  }
+  ClientOptions client_options;
+  client_options.application_id = losant::normalize_object_id(options.application_id);
+  client_options.token = std::move(*token);
+  return std::unique_ptr<ApiConnection>(new ApiConnection(options, std::move(transport), std::move(client_options)));
+}
+
+std::unique_ptr<ApiConnection> ApiConnection::clone() const
+{
+  return std::unique_ptr<ApiConnection>(
+      new ApiConnection(m_options, make_poco_transport(transport_options(m_options)), m_client_options));
+}
+
+} // namespace fleetrun::runner

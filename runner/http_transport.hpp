@@ -1,0 +1,61 @@
+#pragma once
+// The HTTP side effect behind a small interface: the Poco implementation
+// speaks HTTP/1.1 with keep-alive and verified TLS; tests may substitute a
+// recording fake. Poco headers stay in http_transport.cpp.
+
+#include "runner/api_error.hpp"
+
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fleetrun::runner {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;          // path and query string, already encoded
+  Headers headers;
+  std::optional<std::string> body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  Headers headers;
+  std::string header(std::string_view name) const; // case-insensitive; empty when absent
+};
+
+struct TransportFailure {
+  ErrorKind kind = ErrorKind::transient;
+  Delivery delivery = Delivery::not_sent;
+  std::string message;
+};
+
+inline constexpr std::chrono::seconds k_default_connect_timeout{10};
+inline constexpr std::chrono::seconds k_default_read_timeout{60};
+
+struct TransportOptions {
+  std::string base_url = "https://api.losant.com";
+  std::string ca_file;         // extra trusted CA certificates (PEM); the system store is always used
+  bool insecure = false;       // skip certificate verification (warned about at start)
+  std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
+  std::chrono::milliseconds read_timeout = k_default_read_timeout;
+};
+
+class HttpTransport {
+public:
+  virtual ~HttpTransport() = default;
+  // Sends one request and reads the whole response. Not thread safe: one
+  // transport per worker; it keeps its connection alive between calls.
+  virtual std::expected<HttpResponse, TransportFailure> send(const HttpRequest& request) = 0;
+};
+
+// Throws std::invalid_argument for a malformed base URL or unreadable CA file.
+std::unique_ptr<HttpTransport> make_poco_transport(const TransportOptions& options);
+
+} // namespace fleetrun::runner

@@ -1,0 +1,57 @@
+#pragma once
+// Runs the real `fleetrun` binary as a child process: a sandbox on a free
+// loopback port for integration tests, or a one-shot command whose output
+// and exit code are captured.
+
+#include "tests/support/temp_dir.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace fleetrun::testing {
+
+inline constexpr const char* k_sandbox_token = "sandbox-token";
+inline constexpr const char* k_sandbox_application = "5f1a2b3c4d5e6f7a8b9c0d1e";
+
+class SandboxProcess {
+public:
+  // Starts `fleetrun sandbox --port 0 <args>` and waits until it listens.
+  explicit SandboxProcess(std::vector<std::string> args = {});
+  ~SandboxProcess();
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  int port() const { return m_port; }
+  std::string url() const;
+  const TempDir& dir() const { return m_dir; }
+
+  // Admin view over HTTP (no token needed).
+  nlohmann::json admin_get(const std::string& path) const;
+  nlohmann::json admin_post(const std::string& path, const std::string& body) const;
+
+private:
+  TempDir m_dir;
+  pid_t m_pid = -1;
+  int m_port = 0;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `fleetrun <args>` with extra environment variables (NAME=value).
+CommandResult run_fleetrun(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// The environment that points fleetrun at a sandbox.
+std::vector<std::string> sandbox_env(const SandboxProcess& sandbox);
+
+// A plain HTTP request to the sandbox; returns status and body.
+std::pair<int, std::string> http_request(int port, const std::string& method, const std::string& target,
+                                         const std::string& body = "", bool with_token = true);
+
+} // namespace fleetrun::testing
