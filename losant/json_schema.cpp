@@ -36,9 +36,8 @@ std::string index_path(const std::string& base, std::size_t index)
 
 std::size_t utf8_length(const std::string& text)
 {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U; }));
 }
 
 bool is_name_token(const std::string& text)
@@ -129,8 +128,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b)
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t saved = row[j];
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      const bool same =
+          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, previous + (same ? 0 : 1)});
       previous = saved;
     }
@@ -186,7 +185,14 @@ private:
     for (std::size_t i = 0; i < types.size(); ++i) {
       expected += (i == 0 ? "" : (i + 1 == types.size() ? " or " : ", ")) + types[i];
     }
-    out.push_back({path, "must be " + (types.size() == 1 && types[0] != "null" ? "a" + std::string(types[0] == "object" || types[0] == "array" || types[0] == "integer" ? "n " : " ") : std::string()) + expected + ", not " + json_type_name(instance), {}});
+    out.push_back(
+        {path,
+         "must be " +
+             (types.size() == 1 && types[0] != "null"
+                  ? "a" + std::string(types[0] == "object" || types[0] == "array" || types[0] == "integer" ? "n " : " ")
+                  : std::string()) +
+             expected + ", not " + json_type_name(instance),
+         {}});
     return false;
   }
 
@@ -205,12 +211,15 @@ private:
     }
   }
 
-  void check_string(const json& schema, const std::string& text, const std::string& path, std::vector<Finding>& out) const
+  void check_string(const json& schema, const std::string& text, const std::string& path,
+                    std::vector<Finding>& out) const
   {
     const std::size_t length = utf8_length(text);
     if (auto min = schema.find("minLength"); min != schema.end() && length < min->get<std::size_t>()) {
-      out.push_back({path, min->get<std::size_t>() == 1 ? "must not be empty"
-                                                        : "must be at least " + min->dump() + " characters long", {}});
+      out.push_back(
+          {path,
+           min->get<std::size_t>() == 1 ? "must not be empty" : "must be at least " + min->dump() + " characters long",
+           {}});
     }
     if (auto max = schema.find("maxLength"); max != schema.end() && length > max->get<std::size_t>()) {
       out.push_back({path, "must be at most " + max->dump() + " characters long", {}});
@@ -218,8 +227,10 @@ private:
     if (auto pattern = schema.find("pattern"); pattern != schema.end()) {
       if (!pattern_matches(pattern->get<std::string>(), text)) {
         const auto& p = pattern->get_ref<const std::string&>();
-        out.push_back({path, p == R"(^[A-Fa-f\d]{24}$)" ? "must be a 24-character hexadecimal id, not \"" + text + "\""
-                                                        : "\"" + text + "\" does not match the pattern " + p, {}});
+        out.push_back({path,
+                       p == R"(^[A-Fa-f\d]{24}$)" ? "must be a 24-character hexadecimal id, not \"" + text + "\""
+                                                  : "\"" + text + "\" does not match the pattern " + p,
+                       {}});
       }
     }
     if (auto format = schema.find("format"); format != schema.end()) {
@@ -237,10 +248,12 @@ private:
     if (auto max = schema.find("maximum"); max != schema.end() && value > max->get<double>()) {
       out.push_back({path, "must be at most " + max->dump(), {}});
     }
-    if (auto min = schema.find("exclusiveMinimum"); min != schema.end() && min->is_number() && value <= min->get<double>()) {
+    if (auto min = schema.find("exclusiveMinimum");
+        min != schema.end() && min->is_number() && value <= min->get<double>()) {
       out.push_back({path, "must be greater than " + min->dump(), {}});
     }
-    if (auto max = schema.find("exclusiveMaximum"); max != schema.end() && max->is_number() && value >= max->get<double>()) {
+    if (auto max = schema.find("exclusiveMaximum");
+        max != schema.end() && max->is_number() && value >= max->get<double>()) {
       out.push_back({path, "must be less than " + max->dump(), {}});
     }
   }
@@ -265,7 +278,8 @@ private:
         }
       }
     }
-    if (auto unique = schema.find("uniqueItems"); unique != schema.end() && unique->is_boolean() && unique->get<bool>()) {
+    if (auto unique = schema.find("uniqueItems");
+        unique != schema.end() && unique->is_boolean() && unique->get<bool>()) {
       for (std::size_t i = 0; i < instance.size(); ++i) {
         for (std::size_t j = i + 1; j < instance.size(); ++j) {
           if (instance[i] == instance[j]) {
@@ -290,8 +304,10 @@ private:
       }
     }
     if (auto min = schema.find("minProperties"); min != schema.end() && instance.size() < min->get<std::size_t>()) {
-      out.push_back({path, min->get<std::size_t>() == 1 ? "must not be empty"
-                                                        : "must have at least " + min->dump() + " fields", {}});
+      out.push_back(
+          {path,
+           min->get<std::size_t>() == 1 ? "must not be empty" : "must have at least " + min->dump() + " fields",
+           {}});
     }
     if (auto max = schema.find("maxProperties"); max != schema.end() && instance.size() > max->get<std::size_t>()) {
       out.push_back({path, "must have at most " + max->dump() + (max->get<int>() == 1 ? " field" : " fields"), {}});
@@ -343,7 +359,8 @@ private:
     return message;
   }
 
-  void check_combinators(const json& schema, const json& instance, const std::string& path, std::vector<Finding>& out) const
+  void check_combinators(const json& schema, const json& instance, const std::string& path,
+                         std::vector<Finding>& out) const
   {
     if (auto all = schema.find("allOf"); all != schema.end()) {
       for (const auto& branch : *all) validate(branch, instance, path, out);

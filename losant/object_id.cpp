@@ -7,8 +7,8 @@ namespace fleetrun::losant {
 
 bool is_object_id(std::string_view text) noexcept
 {
-  return text.size() == 24 &&
-         std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  return text.size() == 24 && std::all_of(text.begin(), text.end(),
+                                          [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
 std::string normalize_object_id(std::string_view id)

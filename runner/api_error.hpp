@@ -20,10 +20,10 @@ enum class Delivery { not_sent, maybe_sent, answered };
 struct ApiError {
   ErrorKind kind = ErrorKind::permanent;
   Delivery delivery = Delivery::answered;
-  int status = 0;                       // HTTP status; 0 when no response arrived
-  std::string type;                     // the server's error type, e.g. "Validation"
-  std::string message;                  // the server's message, or what failed locally
-  std::optional<double> retry_after_s;  // from Retry-After, when the server sent one
+  int status = 0;                      // HTTP status; 0 when no response arrived
+  std::string type;                    // the server's error type, e.g. "Validation"
+  std::string message;                 // the server's message, or what failed locally
+  std::optional<double> retry_after_s; // from Retry-After, when the server sent one
 
   // One line for people: "HTTP 400 Validation: deviceIds[3]: must be ..." or
   // "connection lost after the request was sent (it may have been applied)".

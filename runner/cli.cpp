@@ -22,7 +22,8 @@ void add_connection_options(CLI::App& command, ConnectionOptions& options)
 {
   command.add_option("--api-url", options.api_url, "API base URL [env LOSANT_API_URL, default https://api.losant.com]");
   command.add_option("--application", options.application_id, "application id [env LOSANT_APPLICATION_ID]");
-  command.add_option("--token-env", options.token_env, "environment variable holding the API token")->capture_default_str();
+  command.add_option("--token-env", options.token_env, "environment variable holding the API token")
+      ->capture_default_str();
   command.add_option("--token-file", options.token_file, "read the API token from this file instead");
   command.add_option("--ca-file", options.ca_file, "extra trusted CA certificates (PEM) for HTTPS");
   command.add_flag("--insecure", options.insecure, "do not verify TLS certificates (dangerous; warns)");
@@ -43,16 +44,20 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->add_option("--seed", o.seed, "seed of the generated fleet")->capture_default_str();
   cmd->add_option("--seed-time", o.seed_time, "\"now\" of the generated history (ISO 8601)")->capture_default_str();
   cmd->add_option("--load", o.load_file, "load devices from a devices export (JSON)");
-  cmd->add_option("--job-threshold", o.job_threshold, "bulk actions on more devices than this answer 202")->capture_default_str();
+  cmd->add_option("--job-threshold", o.job_threshold, "bulk actions on more devices than this answer 202")
+      ->capture_default_str();
   cmd->add_option("--job-duration-ms", o.job_duration_ms, "how long a background job takes")->capture_default_str();
   cmd->add_option("--job-error-rate", o.job_error_rate, "probability a job ends errored")->capture_default_str();
   cmd->add_option("--job-fail-rate", o.job_fail_rate, "probability a job ends failed")->capture_default_str();
-  cmd->add_flag("--no-joblog-by-jobid", o.no_joblog_by_job_id, "GET /jobLogs/{id} accepts only job log ids, not a 202's jobId");
+  cmd->add_flag("--no-joblog-by-jobid", o.no_joblog_by_job_id,
+                "GET /jobLogs/{id} accepts only job log ids, not a 202's jobId");
   cmd->add_option("--rate", o.rate, "requests/second per token; 0 unlimited")->capture_default_str();
   cmd->add_option("--burst", o.burst, "token bucket size (default: rate)")->capture_default_str();
   cmd->add_option("--fault-5xx", o.fault_5xx, "probability of a 503")->capture_default_str();
-  cmd->add_option("--fault-drop-before", o.fault_drop_before, "probability of dropping the connection before handling")->capture_default_str();
-  cmd->add_option("--fault-drop-after", o.fault_drop_after, "probability of dropping it after applying a mutation")->capture_default_str();
+  cmd->add_option("--fault-drop-before", o.fault_drop_before, "probability of dropping the connection before handling")
+      ->capture_default_str();
+  cmd->add_option("--fault-drop-after", o.fault_drop_after, "probability of dropping it after applying a mutation")
+      ->capture_default_str();
   cmd->add_option("--fault-seed", o.fault_seed, "seed of the fault dice")->capture_default_str();
   cmd->add_option("--latency-ms", o.latency_ms, "added latency per request")->capture_default_str();
   cmd->add_option("--request-log", o.request_log, "append a JSON line per request to this file (tokens redacted)");

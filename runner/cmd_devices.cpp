@@ -100,7 +100,8 @@ int run_devices(const ConnectionOptions& connection_options, const DevicesOption
       }
       ++shown;
     }
-    const std::size_t seen = static_cast<std::size_t>(params.page) * static_cast<std::size_t>(params.per_page) + page_items.size();
+    const std::size_t seen =
+        static_cast<std::size_t>(params.page) * static_cast<std::size_t>(params.per_page) + page_items.size();
     if (page_items.empty() || seen >= total || (options.limit != 0 && shown >= options.limit)) break;
   }
   if (options.output == "json") {

@@ -11,8 +11,8 @@ namespace fleetrun::runner {
 
 // Where the API is and how to reach it; shared by every command that calls it.
 struct ConnectionOptions {
-  std::string api_url;            // --api-url, LOSANT_API_URL, default https://api.losant.com
-  std::string application_id;     // --application, LOSANT_APPLICATION_ID
+  std::string api_url;        // --api-url, LOSANT_API_URL, default https://api.losant.com
+  std::string application_id; // --application, LOSANT_APPLICATION_ID
   std::string token_env = "LOSANT_API_TOKEN";
   std::string token_file;
   std::string ca_file;
@@ -47,21 +47,21 @@ struct SandboxOptions {
   bool log_bodies = false;
   std::string tls_certificate;
   std::string tls_private_key;
-  std::string port_file;           // write the chosen port here once listening
+  std::string port_file; // write the chosen port here once listening
 };
 
 struct DevicesOptions {
-  std::string query;               // advanced query JSON text
+  std::string query; // advanced query JSON text
   std::string query_file;
   std::string filter;
   std::vector<std::string> device_classes;
-  std::vector<std::string> tags;   // key=value, key= or =value
+  std::vector<std::string> tags; // key=value, key= or =value
   std::string parent_id;
   bool deleted = false;
   std::string sort_field = "id";
   std::string sort_direction = "asc";
   int per_page = 1000;
-  std::size_t limit = 0;           // 0: all
+  std::size_t limit = 0; // 0: all
   std::string output = "text";
 };
 

@@ -93,7 +93,8 @@ public:
       if (request.body) out << *request.body;
       out.flush();
       if (!out.good() || session.networkException() != nullptr) {
-        const std::string what = session.networkException() ? session.networkException()->displayText() : "write failed";
+        const std::string what =
+            session.networkException() ? session.networkException()->displayText() : "write failed";
         return fail(ErrorKind::transient, Delivery::not_sent, "sending the request failed: " + what);
       }
     } catch (const Poco::TimeoutException& error) {

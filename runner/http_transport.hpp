@@ -18,7 +18,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
   std::string method;
-  std::string target;          // path and query string, already encoded
+  std::string target; // path and query string, already encoded
   Headers headers;
   std::optional<std::string> body;
 };
@@ -41,8 +41,8 @@ inline constexpr std::chrono::seconds k_default_read_timeout{60};
 
 struct TransportOptions {
   std::string base_url = "https://api.losant.com";
-  std::string ca_file;         // extra trusted CA certificates (PEM); the system store is always used
-  bool insecure = false;       // skip certificate verification (warned about at start)
+  std::string ca_file;   // extra trusted CA certificates (PEM); the system store is always used
+  bool insecure = false; // skip certificate verification (warned about at start)
   std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
   std::chrono::milliseconds read_timeout = k_default_read_timeout;
 };

@@ -58,7 +58,8 @@ ApiError error_from_response(const HttpResponse& response)
   double seconds = 0;
   if (!retry_after.empty()) {
     const auto [ptr, ec] = std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
-    if (ec == std::errc() && ptr == retry_after.data() + retry_after.size() && seconds >= 0) error.retry_after_s = seconds;
+    if (ec == std::errc() && ptr == retry_after.data() + retry_after.size() && seconds >= 0)
+      error.retry_after_s = seconds;
   }
   return error;
 }
@@ -99,7 +100,10 @@ LosantClient::LosantClient(HttpTransport& transport, ClientOptions options)
 {
 }
 
-std::string LosantClient::app_path() const { return "/applications/" + url_encode(m_options.application_id); }
+std::string LosantClient::app_path() const
+{
+  return "/applications/" + url_encode(m_options.application_id);
+}
 
 ApiResult LosantClient::call(const std::string& method, const std::string& path, QueryParams params, const json* body)
 {
@@ -120,11 +124,13 @@ ApiResult LosantClient::call(const std::string& method, const std::string& path,
   }
   const auto started = std::chrono::steady_clock::now();
   auto response = m_transport.send(request);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   // One line per request for operators; the path carries no secret, the headers are not logged.
   if (!response) {
     spdlog::debug("{} {} -> {} ({} ms)", method, path, response.error().message, elapsed.count());
-    return std::unexpected(ApiError{response.error().kind, response.error().delivery, 0, "", response.error().message, {}});
+    return std::unexpected(
+        ApiError{response.error().kind, response.error().delivery, 0, "", response.error().message, {}});
   }
   spdlog::debug("{} {} -> {} ({} ms)", method, path, response->status, elapsed.count());
   if (response->status < 200 || response->status >= 300) return std::unexpected(error_from_response(*response));
@@ -141,12 +147,30 @@ ApiResult LosantClient::get_device(const std::string& device_id)
   return call("GET", app_path() + "/devices/" + url_encode(device_id), {}, nullptr);
 }
 
-ApiResult LosantClient::create_device(const json& device_post) { return call("POST", app_path() + "/devices", {}, &device_post); }
-ApiResult LosantClient::patch_devices(const json& devices_patch) { return call("PATCH", app_path() + "/devices", {}, &devices_patch); }
-ApiResult LosantClient::delete_devices(const json& delete_post) { return call("POST", app_path() + "/devices/delete", {}, &delete_post); }
-ApiResult LosantClient::restore_devices(const json& restore_post) { return call("POST", app_path() + "/devices/restore", {}, &restore_post); }
-ApiResult LosantClient::remove_data(const json& remove_data_post) { return call("POST", app_path() + "/devices/removeData", {}, &remove_data_post); }
-ApiResult LosantClient::send_command(const json& command) { return call("POST", app_path() + "/devices/command", {}, &command); }
+ApiResult LosantClient::create_device(const json& device_post)
+{
+  return call("POST", app_path() + "/devices", {}, &device_post);
+}
+ApiResult LosantClient::patch_devices(const json& devices_patch)
+{
+  return call("PATCH", app_path() + "/devices", {}, &devices_patch);
+}
+ApiResult LosantClient::delete_devices(const json& delete_post)
+{
+  return call("POST", app_path() + "/devices/delete", {}, &delete_post);
+}
+ApiResult LosantClient::restore_devices(const json& restore_post)
+{
+  return call("POST", app_path() + "/devices/restore", {}, &restore_post);
+}
+ApiResult LosantClient::remove_data(const json& remove_data_post)
+{
+  return call("POST", app_path() + "/devices/removeData", {}, &remove_data_post);
+}
+ApiResult LosantClient::send_command(const json& command)
+{
+  return call("POST", app_path() + "/devices/command", {}, &command);
+}
 
 ApiResult LosantClient::export_devices(const json& export_post, const std::optional<std::string>& email,
                                        const std::optional<std::string>& callback_url)

@@ -29,8 +29,8 @@ using ApiResult = std::expected<ApiResponse, ApiError>;
 
 // Parameters of `GET /devices`; unset ones are not sent.
 struct DeviceListParams {
-  std::optional<std::string> sort_field;      // name, id, creationDate, lastUpdated
-  std::optional<std::string> sort_direction;  // asc, desc
+  std::optional<std::string> sort_field;     // name, id, creationDate, lastUpdated
+  std::optional<std::string> sort_direction; // asc, desc
   int page = 0;
   int per_page = 1000;
   std::optional<std::string> filter_field;
@@ -38,7 +38,7 @@ struct DeviceListParams {
   std::vector<std::string> device_class;
   std::vector<std::pair<std::string, std::string>> tag_filter; // empty key or value: omitted
   std::optional<std::string> parent_id;
-  std::optional<std::string> query_json;      // advanced query as JSON text
+  std::optional<std::string> query_json; // advanced query as JSON text
   bool exclude_connection_info = false;
   bool query_deleted = false;
 };
@@ -87,8 +87,7 @@ public:
   const std::string& application_id() const { return m_options.application_id; }
 
 private:
-  ApiResult call(const std::string& method, const std::string& path, QueryParams params,
-                 const nlohmann::json* body);
+  ApiResult call(const std::string& method, const std::string& path, QueryParams params, const nlohmann::json* body);
   std::string app_path() const;
 
   HttpTransport& m_transport;

@@ -1,3 +1,6 @@
 #include "runner/commands.hpp"
 
-int main(int argc, char** argv) { return fleetrun::runner::run_cli(argc, argv); }
+int main(int argc, char** argv)
+{
+  return fleetrun::runner::run_cli(argc, argv);
+}

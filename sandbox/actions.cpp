@@ -46,34 +46,55 @@ bool apply_operation(Device& device, const json& op)
 
   if (operation == "set") {
     const json& value = op.at("value");
-    if (target == "name") device.name = value.get<std::string>();
-    else if (target == "deviceClass") device.device_class = value.get<std::string>();
-    else if (target == "description") device.description = value.get<std::string>();
-    else if (target == "gatewayId") device.gateway_id = losant::normalize_object_id(value.get<std::string>());
-    else if (target == "parentId") device.parent_id = losant::normalize_object_id(value.get<std::string>());
-    else if (target == "systemInterval") device.system_interval = value.get<int>();
-    else if (target == "keepDuplicates") device.keep_duplicates = value.get<bool>();
-    else if (target == "tag") set_tag(device.tags, value.at("key").get<std::string>(), value.at("value").get<std::string>());
-    else if (attribute == nullptr) return false; // every other target names an attribute
-    else if (target == "attributeTag") set_tag(attribute->attribute_tags, value.at("key").get<std::string>(), value.at("value").get<std::string>());
-    else if (target == "attributeDescription") attribute->description = value.get<std::string>();
-    else if (target == "attributeContentType") attribute->content_type = value.get<std::string>();
+    if (target == "name")
+      device.name = value.get<std::string>();
+    else if (target == "deviceClass")
+      device.device_class = value.get<std::string>();
+    else if (target == "description")
+      device.description = value.get<std::string>();
+    else if (target == "gatewayId")
+      device.gateway_id = losant::normalize_object_id(value.get<std::string>());
+    else if (target == "parentId")
+      device.parent_id = losant::normalize_object_id(value.get<std::string>());
+    else if (target == "systemInterval")
+      device.system_interval = value.get<int>();
+    else if (target == "keepDuplicates")
+      device.keep_duplicates = value.get<bool>();
+    else if (target == "tag")
+      set_tag(device.tags, value.at("key").get<std::string>(), value.at("value").get<std::string>());
+    else if (attribute == nullptr)
+      return false; // every other target names an attribute
+    else if (target == "attributeTag")
+      set_tag(attribute->attribute_tags, value.at("key").get<std::string>(), value.at("value").get<std::string>());
+    else if (target == "attributeDescription")
+      attribute->description = value.get<std::string>();
+    else if (target == "attributeContentType")
+      attribute->content_type = value.get<std::string>();
     else if (target == "attributeName") {
       const std::string new_name = value.get<std::string>();
       if (new_name != attribute_name && device.find_attribute(new_name) != nullptr) return false;
       device.find_attribute(attribute_name)->name = new_name;
-    } else return false;
+    } else
+      return false;
     return true;
   }
   if (operation == "remove") {
-    if (target == "description") device.description.clear();
-    else if (target == "parentId") device.parent_id.reset();
-    else if (target == "tag") remove_tag(device.tags, op.at("tagKey").get<std::string>());
-    else if (target == "attribute") std::erase_if(device.attributes, [&](const Attribute& a) { return a.name == attribute_name; });
-    else if (attribute == nullptr) return true; // removing from a missing attribute leaves nothing to do
-    else if (target == "attributeTag") remove_tag(attribute->attribute_tags, op.at("tagKey").get<std::string>());
-    else if (target == "attributeDescription") attribute->description.clear();
-    else return false;
+    if (target == "description")
+      device.description.clear();
+    else if (target == "parentId")
+      device.parent_id.reset();
+    else if (target == "tag")
+      remove_tag(device.tags, op.at("tagKey").get<std::string>());
+    else if (target == "attribute")
+      std::erase_if(device.attributes, [&](const Attribute& a) { return a.name == attribute_name; });
+    else if (attribute == nullptr)
+      return true; // removing from a missing attribute leaves nothing to do
+    else if (target == "attributeTag")
+      remove_tag(attribute->attribute_tags, op.at("tagKey").get<std::string>());
+    else if (target == "attributeDescription")
+      attribute->description.clear();
+    else
+      return false;
     return true;
   }
   if (operation == "add") {
@@ -160,7 +181,8 @@ bool apply_remove_data(Device& device, const RemoveDataSpec& spec)
            (!spec.attributes || spec.attributes->contains(point.attribute));
   });
   if (!spec.keep_command_history) {
-    std::erase_if(device.commands, [&](const Command& c) { return c.time_ms >= spec.start_ms && c.time_ms <= spec.end_ms; });
+    std::erase_if(device.commands,
+                  [&](const Command& c) { return c.time_ms >= spec.start_ms && c.time_ms <= spec.end_ms; });
   }
   return device.data.size() + device.commands.size() != before;
 }

@@ -20,11 +20,11 @@ struct Tag {
 
 struct Attribute {
   std::string name;
-  std::string data_type;            // string, number, gps, boolean, blob
-  std::string content_type;         // empty when unset
-  std::string description;          // empty when unset
+  std::string data_type;    // string, number, gps, boolean, blob
+  std::string content_type; // empty when unset
+  std::string description;  // empty when unset
   std::vector<Tag> attribute_tags;
-  std::string system_json;          // the `system` object as JSON text, empty when unset
+  std::string system_json; // the `system` object as JSON text, empty when unset
   bool operator==(const Attribute&) const = default;
 };
 
@@ -38,13 +38,13 @@ struct DataPoint {
 struct Command {
   std::int64_t time_ms = 0;
   std::string name;
-  std::string payload_json;         // JSON text; empty when no payload was sent
+  std::string payload_json; // JSON text; empty when no payload was sent
 };
 
 enum class Connection : std::int8_t { never = -1, disconnected = 0, connected = 1 };
 
 struct Device {
-  std::string id;                   // 24 lowercase hex characters
+  std::string id; // 24 lowercase hex characters
   std::string name;
   std::string description;
   std::string device_class = "standalone";
@@ -56,7 +56,7 @@ struct Device {
   std::optional<std::string> gateway_id;
   std::optional<std::string> parent_id;
   std::vector<std::string> ancestor_ids;
-  int system_interval = 0;          // 0: unset
+  int system_interval = 0; // 0: unset
   std::optional<bool> keep_duplicates;
   Connection connection = Connection::never;
   std::int64_t connection_time_ms = 0;
@@ -71,7 +71,8 @@ struct Device {
 const char* connection_status_name(Connection connection);
 
 // The device as `GET /devices/{id}` returns it.
-nlohmann::json to_api_json(const Device& device, const std::string& application_id, bool include_connection_info = true);
+nlohmann::json to_api_json(const Device& device, const std::string& application_id,
+                           bool include_connection_info = true);
 
 // The sandbox's admin dump: the API form plus data-point count and command history.
 nlohmann::json to_admin_json(const Device& device, const std::string& application_id);

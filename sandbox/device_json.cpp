@@ -63,7 +63,8 @@ Attribute attribute_from_json(const json& in)
   if (auto tags = in.find("attributeTags"); tags != in.end() && tags->is_object()) {
     for (const auto& [key, value] : tags->items()) attribute.attribute_tags.push_back({key, value.get<std::string>()});
   }
-  if (auto system = in.find("system"); system != in.end() && system->is_object()) attribute.system_json = system->dump();
+  if (auto system = in.find("system"); system != in.end() && system->is_object())
+    attribute.system_json = system->dump();
   return attribute;
 }
 
@@ -137,14 +138,16 @@ void apply_device_fields(Device& device, const json& fields)
       device.device_class = value.get<std::string>();
     } else if (key == "tags") {
       device.tags.clear();
-      for (const auto& tag : value) device.tags.push_back({tag.at("key").get<std::string>(), tag.at("value").get<std::string>()});
+      for (const auto& tag : value)
+        device.tags.push_back({tag.at("key").get<std::string>(), tag.at("value").get<std::string>()});
     } else if (key == "attributes") {
       device.attributes.clear();
       for (const auto& attribute : value) device.attributes.push_back(attribute_from_json(attribute));
     } else if (key == "gatewayId") {
       device.gateway_id = losant::normalize_object_id(value.get<std::string>());
     } else if (key == "parentId") {
-      device.parent_id = value.is_null() ? std::nullopt : std::optional(losant::normalize_object_id(value.get<std::string>()));
+      device.parent_id =
+          value.is_null() ? std::nullopt : std::optional(losant::normalize_object_id(value.get<std::string>()));
     } else if (key == "systemInterval") {
       device.system_interval = value.get<int>();
     } else if (key == "keepDuplicates") {
@@ -177,7 +180,8 @@ Device device_from_export(const json& document)
   device.last_updated_ms = read_time("lastUpdated").value_or(device.creation_ms);
   device.deleted_at_ms = read_time("deletedAt");
   if (auto ancestors = document.find("ancestorIds"); ancestors != document.end() && ancestors->is_array()) {
-    for (const auto& ancestor : *ancestors) device.ancestor_ids.push_back(losant::normalize_object_id(ancestor.get<std::string>()));
+    for (const auto& ancestor : *ancestors)
+      device.ancestor_ids.push_back(losant::normalize_object_id(ancestor.get<std::string>()));
   }
   if (auto info = document.find("connectionInfo"); info != document.end() && info->is_object()) {
     const auto connected = info->find("connected");

@@ -106,7 +106,8 @@ void DeviceStore::load_export(const nlohmann::json& document)
 {
   const nlohmann::json* items = &document;
   if (document.is_object() && document.contains("items")) items = &document["items"];
-  if (!items->is_array()) throw std::runtime_error("a devices export is a JSON array of devices (or an object with \"items\")");
+  if (!items->is_array())
+    throw std::runtime_error("a devices export is a JSON array of devices (or an object with \"items\")");
   std::vector<Device> loaded;
   loaded.reserve(items->size());
   for (std::size_t i = 0; i < items->size(); ++i) {
@@ -148,12 +149,14 @@ void DeviceStore::seed(const SeedOptions& options)
 
   for (std::size_t i = 0; i < options.devices; ++i) {
     Device device;
-    device.creation_ms = first_created + static_cast<std::int64_t>(
-        static_cast<double>(k_span_ms) * static_cast<double>(i) / static_cast<double>(std::max<std::size_t>(options.devices, 1)));
+    device.creation_ms =
+        first_created + static_cast<std::int64_t>(static_cast<double>(k_span_ms) * static_cast<double>(i) /
+                                                  static_cast<double>(std::max<std::size_t>(options.devices, 1)));
     // ObjectId layout: 4 bytes of creation seconds, 5 of "machine", 3 of counter.
     std::array<std::uint8_t, 12> bytes{};
     const auto seconds = static_cast<std::uint32_t>(device.creation_ms / 1000);
-    for (int b = 0; b < 4; ++b) bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(seconds >> (8 * (3 - b)));
+    for (int b = 0; b < 4; ++b)
+      bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(seconds >> (8 * (3 - b)));
     for (int b = 0; b < 5; ++b) bytes[static_cast<std::size_t>(4 + b)] = static_cast<std::uint8_t>(machine >> (8 * b));
     for (int b = 0; b < 3; ++b) bytes[static_cast<std::size_t>(9 + b)] = static_cast<std::uint8_t>(i >> (8 * (2 - b)));
     device.id = to_hex(bytes);
@@ -179,14 +182,17 @@ void DeviceStore::seed(const SeedOptions& options)
     std::snprintf(name, sizeof name, "%s-%s-%06zu", site, noun, i);
     device.name = name;
     device.description = chance(0.3) ? std::string("Installed at site ") + site : std::string();
-    device.tags = {{"site", site}, {"region", k_regions[pick(k_regions.size())]}, {"fw", k_firmware[pick(k_firmware.size())]}};
+    device.tags = {
+        {"site", site}, {"region", k_regions[pick(k_regions.size())]}, {"fw", k_firmware[pick(k_firmware.size())]}};
     if (chance(0.5)) device.tags.push_back({"owner", k_owners[pick(k_owners.size())]});
     if (chance(0.05)) device.tags.push_back({"decommissioned", "true"});
     if (device.device_class == "gateway") {
       device.attributes = {{"uptime", "number", "", "", {}, ""}, {"clients", "number", "", "", {}, ""}};
     } else {
-      device.attributes = {{"temperature", "number", "", "", {}, ""}, {"humidity", "number", "", "", {}, ""},
-                           {"battery", "number", "", "", {}, ""}, {"status", "string", "", "", {}, ""}};
+      device.attributes = {{"temperature", "number", "", "", {}, ""},
+                           {"humidity", "number", "", "", {}, ""},
+                           {"battery", "number", "", "", {}, ""},
+                           {"status", "string", "", "", {}, ""}};
       if (chance(0.2)) device.attributes.push_back({"location", "gps", "", "", {}, ""});
     }
     const double connection = std::uniform_real_distribution<double>(0, 1)(rng);
@@ -198,7 +204,8 @@ void DeviceStore::seed(const SeedOptions& options)
       device.connection_time_ms = reference - static_cast<std::int64_t>(pick(365 * 86'400)) * 1000;
     }
     device.connection_time_ms = std::max(device.connection_time_ms, device.creation_ms);
-    device.last_updated_ms = std::max(device.creation_ms, reference - static_cast<std::int64_t>(pick(180 * 86'400)) * 1000);
+    device.last_updated_ms =
+        std::max(device.creation_ms, reference - static_cast<std::int64_t>(pick(180 * 86'400)) * 1000);
     const std::size_t points = pick(9);
     for (std::size_t p = 0; p < points; ++p) {
       device.data.push_back({reference - static_cast<std::int64_t>(pick(7 * 86'400)) * 1000,
@@ -209,7 +216,8 @@ void DeviceStore::seed(const SeedOptions& options)
     m_index.emplace(device.id, static_cast<std::uint32_t>(m_devices.size()));
     m_devices.push_back(std::move(device));
   }
-  if (!std::is_sorted(m_devices.begin(), m_devices.end(), [](const Device& a, const Device& b) { return a.id < b.id; })) {
+  if (!std::is_sorted(m_devices.begin(), m_devices.end(),
+                      [](const Device& a, const Device& b) { return a.id < b.id; })) {
     std::sort(m_devices.begin(), m_devices.end(), [](const Device& a, const Device& b) { return a.id < b.id; });
     reindex();
   }

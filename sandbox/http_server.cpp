@@ -110,8 +110,9 @@ HttpServer::HttpServer(Sandbox& sandbox, const ServerOptions& options) : m_impl(
   const Poco::Net::SocketAddress address(options.host, static_cast<Poco::UInt16>(options.port));
   std::unique_ptr<Poco::Net::ServerSocket> socket;
   if (!options.tls_certificate.empty() && !options.tls_private_key.empty()) {
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::SERVER_USE, options.tls_private_key,
-                                                             options.tls_certificate, "", Poco::Net::Context::VERIFY_NONE);
+    Poco::Net::Context::Ptr context =
+        new Poco::Net::Context(Poco::Net::Context::SERVER_USE, options.tls_private_key, options.tls_certificate, "",
+                               Poco::Net::Context::VERIFY_NONE);
     socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
     m_impl->tls = true;
   } else {
@@ -130,9 +131,15 @@ HttpServer::HttpServer(Sandbox& sandbox, const ServerOptions& options) : m_impl(
   sandbox.set_base_url(base_url());
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer()
+{
+  stop();
+}
 
-int HttpServer::port() const { return m_impl->port; }
+int HttpServer::port() const
+{
+  return m_impl->port;
+}
 
 std::string HttpServer::base_url() const
 {

@@ -76,9 +76,17 @@ private:
 
 // ---- field values ---------------------------------------------------------
 
-// A field's value for comparison: null, text or a number (dates as epoch ms).
+// A device's field value as seen by a comparison: null, text (a view into the
+// device, no copy) or a number (dates as epoch ms).
 struct Value {
   enum class Kind { null, text, number } kind = Kind::null;
+  std::string_view text;
+  std::int64_t number = 0;
+};
+
+// An operand of the query, converted to the field's type once and owned.
+struct Operand {
+  Value::Kind kind = Value::Kind::null;
   std::string text;
   std::int64_t number = 0;
 };
@@ -90,9 +98,26 @@ struct FieldSpec {
   std::function<void(const Device&, const std::function<void(const Value&)>&)> each_value;
 };
 
-Value text_value(std::string text) { return {Value::Kind::text, std::move(text), 0}; }
-Value number_value(std::int64_t n) { return {Value::Kind::number, {}, n}; }
-Value null_value() { return {}; }
+Value text_value(std::string_view text)
+{
+  return {Value::Kind::text, text, 0};
+}
+Operand text_operand(std::string text)
+{
+  return {Value::Kind::text, std::move(text), 0};
+}
+Operand number_operand(std::int64_t n)
+{
+  return {Value::Kind::number, {}, n};
+}
+Value number_value(std::int64_t n)
+{
+  return {Value::Kind::number, {}, n};
+}
+Value null_value()
+{
+  return {};
+}
 
 void emit_optional_id(const std::optional<std::string>& id, const std::function<void(const Value&)>& emit)
 {
@@ -106,30 +131,39 @@ const std::vector<std::pair<std::string, FieldSpec>>& field_specs()
       {"id", {FieldType::id, [](const Device& d, const Emit& e) { e(text_value(d.id)); }}},
       {"gatewayId", {FieldType::id, [](const Device& d, const Emit& e) { emit_optional_id(d.gateway_id, e); }}},
       {"parentId", {FieldType::id, [](const Device& d, const Emit& e) { emit_optional_id(d.parent_id, e); }}},
-      {"ancestorId", {FieldType::id, [](const Device& d, const Emit& e) {
-         if (d.ancestor_ids.empty()) e(null_value());
-         for (const auto& id : d.ancestor_ids) e(text_value(id));
-       }}},
+      {"ancestorId",
+       {FieldType::id,
+        [](const Device& d, const Emit& e) {
+          if (d.ancestor_ids.empty()) e(null_value());
+          for (const auto& id : d.ancestor_ids) e(text_value(id));
+        }}},
       {"experienceUserId", {FieldType::id, [](const Device&, const Emit& e) { e(null_value()); }}},
       {"experienceGroupId", {FieldType::id, [](const Device&, const Emit& e) { e(null_value()); }}},
       {"name", {FieldType::text, [](const Device& d, const Emit& e) { e(text_value(d.name)); }}},
       {"deviceClass", {FieldType::text, [](const Device& d, const Emit& e) { e(text_value(d.device_class)); }}},
-      {"connectionStatus", {FieldType::text, [](const Device& d, const Emit& e) { e(text_value(connection_status_name(d.connection))); }}},
-      {"attributeName", {FieldType::text, [](const Device& d, const Emit& e) {
-         if (d.attributes.empty()) e(null_value());
-         for (const auto& a : d.attributes) e(text_value(a.name));
-       }}},
+      {"connectionStatus",
+       {FieldType::text, [](const Device& d, const Emit& e) { e(text_value(connection_status_name(d.connection))); }}},
+      {"attributeName",
+       {FieldType::text,
+        [](const Device& d, const Emit& e) {
+          if (d.attributes.empty()) e(null_value());
+          for (const auto& a : d.attributes) e(text_value(a.name));
+        }}},
       {"creationDate", {FieldType::date, [](const Device& d, const Emit& e) { e(number_value(d.creation_ms)); }}},
       {"lastUpdated", {FieldType::date, [](const Device& d, const Emit& e) { e(number_value(d.last_updated_ms)); }}},
-      {"deletedAt", {FieldType::date, [](const Device& d, const Emit& e) {
-         e(d.deleted_at_ms ? number_value(*d.deleted_at_ms) : null_value());
-       }}},
-      {"connectedAt", {FieldType::date, [](const Device& d, const Emit& e) {
-         e(d.connection == Connection::connected ? number_value(d.connection_time_ms) : null_value());
-       }}},
-      {"disconnectedAt", {FieldType::date, [](const Device& d, const Emit& e) {
-         e(d.connection == Connection::disconnected ? number_value(d.connection_time_ms) : null_value());
-       }}},
+      {"deletedAt",
+       {FieldType::date,
+        [](const Device& d, const Emit& e) { e(d.deleted_at_ms ? number_value(*d.deleted_at_ms) : null_value()); }}},
+      {"connectedAt",
+       {FieldType::date,
+        [](const Device& d, const Emit& e) {
+          e(d.connection == Connection::connected ? number_value(d.connection_time_ms) : null_value());
+        }}},
+      {"disconnectedAt",
+       {FieldType::date,
+        [](const Device& d, const Emit& e) {
+          e(d.connection == Connection::disconnected ? number_value(d.connection_time_ms) : null_value());
+        }}},
   };
   return k_fields;
 }
@@ -143,38 +177,39 @@ const FieldSpec* find_field(const std::string& name)
 }
 
 // An operand converted to the field's type once, at compile time.
-std::expected<Value, std::string> operand_for(FieldType type, const json& operand, const std::string& where)
+std::expected<Operand, std::string> operand_for(FieldType type, const json& operand, const std::string& where)
 {
-  if (operand.is_null()) return null_value();
+  if (operand.is_null()) return Operand{};
   switch (type) {
   case FieldType::id:
     if (!operand.is_string() || !losant::is_object_id(operand.get<std::string>())) {
       return std::unexpected(where + ": must be a 24-character hexadecimal id or null");
     }
-    return text_value(losant::normalize_object_id(operand.get<std::string>()));
+    return text_operand(losant::normalize_object_id(operand.get<std::string>()));
   case FieldType::date:
-    if (operand.is_number()) return number_value(operand.get<std::int64_t>());
+    if (operand.is_number()) return number_operand(operand.get<std::int64_t>());
     if (operand.is_string()) {
-      if (auto ms = losant::parse_iso8601_ms(operand.get<std::string>())) return number_value(*ms);
-      return std::unexpected(where + ": \"" + operand.get<std::string>() + "\" is not a date (ISO 8601 or epoch milliseconds)");
+      if (auto ms = losant::parse_iso8601_ms(operand.get<std::string>())) return number_operand(*ms);
+      return std::unexpected(where + ": \"" + operand.get<std::string>() +
+                             "\" is not a date (ISO 8601 or epoch milliseconds)");
     }
     return std::unexpected(where + ": a date must be an ISO 8601 string or epoch milliseconds");
   case FieldType::text:
-    if (operand.is_string()) return text_value(operand.get<std::string>());
-    return text_value(operand.dump()); // numbers and booleans compare as their text
+    if (operand.is_string()) return text_operand(operand.get<std::string>());
+    return text_operand(operand.dump()); // numbers and booleans compare as their text
   }
-  return null_value();
+  return Operand{};
 }
 
 std::string as_text(const Value& value, FieldType type)
 {
   if (value.kind == Value::Kind::number && type == FieldType::date) return losant::format_iso8601_ms(value.number);
   if (value.kind == Value::Kind::number) return std::to_string(value.number);
-  return value.text;
+  return std::string(value.text);
 }
 
 // -1, 0, 1; nullopt when the two cannot be ordered (null against a value).
-std::optional<int> compare(const Value& a, const Value& b, bool ci)
+std::optional<int> compare(const Value& a, const Operand& b, bool ci)
 {
   if (a.kind == Value::Kind::null || b.kind == Value::Kind::null) {
     if (a.kind == b.kind) return 0;
@@ -184,7 +219,7 @@ std::optional<int> compare(const Value& a, const Value& b, bool ci)
     return a.number < b.number ? -1 : (a.number > b.number ? 1 : 0);
   }
   if (a.kind != b.kind) return std::nullopt;
-  const int c = ci ? lower(a.text).compare(lower(b.text)) : a.text.compare(b.text);
+  const int c = ci ? lower(a.text).compare(lower(b.text)) : a.text.compare(std::string_view(b.text));
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
@@ -192,7 +227,7 @@ enum class Op { eq, ne, gt, lt, gte, lte, starts_with, ends_with, contains, in, 
 
 struct Condition {
   Op op;
-  std::vector<Value> operands; // one, or the list for $in/$nin
+  std::vector<Operand> operands; // one, or the list for $in/$nin
 };
 
 class FieldNode final : public QueryNode {
@@ -214,23 +249,41 @@ private:
   bool holds(const Condition& condition, const Device& device) const
   {
     // Negative operators hold when no value of the field matches the positive one.
-    if (condition.op == Op::ne) return !any_value(device, [&](const Value& v) { return equal(v, condition.operands[0]); });
-    if (condition.op == Op::nin) return !any_value(device, [&](const Value& v) { return in_list(v, condition.operands); });
+    if (condition.op == Op::ne)
+      return !any_value(device, [&](const Value& v) { return equal(v, condition.operands[0]); });
+    if (condition.op == Op::nin)
+      return !any_value(device, [&](const Value& v) { return in_list(v, condition.operands); });
     return any_value(device, [&](const Value& v) { return positive(condition, v); });
   }
 
   bool positive(const Condition& condition, const Value& v) const
   {
-    const Value& operand = condition.operands.empty() ? v : condition.operands[0];
+    const Operand& operand = condition.operands[0];
     switch (condition.op) {
     case Op::eq: return equal(v, operand);
-    case Op::gt: { auto c = compare(v, operand, m_ci); return c && *c > 0 && operand.kind != Value::Kind::null; }
-    case Op::lt: { auto c = compare(v, operand, m_ci); return c && *c < 0 && operand.kind != Value::Kind::null; }
-    case Op::gte: { auto c = compare(v, operand, m_ci); return c && *c >= 0; }
-    case Op::lte: { auto c = compare(v, operand, m_ci); return c && *c <= 0; }
-    case Op::starts_with: return text_op(v, operand, [](const std::string& t, const std::string& o) { return t.starts_with(o); });
-    case Op::ends_with: return text_op(v, operand, [](const std::string& t, const std::string& o) { return t.ends_with(o); });
-    case Op::contains: return text_op(v, operand, [](const std::string& t, const std::string& o) { return t.find(o) != std::string::npos; });
+    case Op::gt: {
+      auto c = compare(v, operand, m_ci);
+      return c && *c > 0 && operand.kind != Value::Kind::null;
+    }
+    case Op::lt: {
+      auto c = compare(v, operand, m_ci);
+      return c && *c < 0 && operand.kind != Value::Kind::null;
+    }
+    case Op::gte: {
+      auto c = compare(v, operand, m_ci);
+      return c && *c >= 0;
+    }
+    case Op::lte: {
+      auto c = compare(v, operand, m_ci);
+      return c && *c <= 0;
+    }
+    case Op::starts_with:
+      return text_op(v, operand, [](const std::string& t, const std::string& o) { return t.starts_with(o); });
+    case Op::ends_with:
+      return text_op(v, operand, [](const std::string& t, const std::string& o) { return t.ends_with(o); });
+    case Op::contains:
+      return text_op(v, operand,
+                     [](const std::string& t, const std::string& o) { return t.find(o) != std::string::npos; });
     case Op::in: return in_list(v, condition.operands);
     case Op::ne:
     case Op::nin: break;
@@ -238,27 +291,25 @@ private:
     return false;
   }
 
-  bool equal(const Value& v, const Value& operand) const
+  bool equal(const Value& v, const Operand& operand) const
   {
     const auto c = compare(v, operand, m_ci);
     return c && *c == 0;
   }
 
-  bool in_list(const Value& v, const std::vector<Value>& list) const
+  bool in_list(const Value& v, const std::vector<Operand>& list) const
   {
-    return std::any_of(list.begin(), list.end(), [&](const Value& o) { return equal(v, o); });
+    return std::any_of(list.begin(), list.end(), [&](const Operand& o) { return equal(v, o); });
   }
 
-  template <class F>
-  bool text_op(const Value& v, const Value& operand, F&& op) const
+  template <class F> bool text_op(const Value& v, const Operand& operand, F&& op) const
   {
     if (v.kind == Value::Kind::null) return false;
     const std::string text = as_text(v, m_spec.type);
     return m_ci ? op(lower(text), lower(operand.text)) : op(text, operand.text);
   }
 
-  template <class F>
-  bool any_value(const Device& device, F&& predicate) const
+  template <class F> bool any_value(const Device& device, F&& predicate) const
   {
     bool found = false;
     m_spec.each_value(device, [&](const Value& v) {
@@ -282,10 +333,17 @@ std::expected<NodePtr, std::string> compile_field(const std::string& name, const
     conditions.push_back({Op::eq, {std::move(*operand)}});
     return std::make_unique<FieldNode>(spec, std::move(conditions), false);
   }
-  static const std::vector<std::pair<std::string, Op>> k_ops = {
-      {"$eq", Op::eq}, {"$ne", Op::ne}, {"$gt", Op::gt}, {"$lt", Op::lt}, {"$gte", Op::gte}, {"$lte", Op::lte},
-      {"$startsWith", Op::starts_with}, {"$endsWith", Op::ends_with}, {"$contains", Op::contains},
-      {"$in", Op::in}, {"$nin", Op::nin}};
+  static const std::vector<std::pair<std::string, Op>> k_ops = {{"$eq", Op::eq},
+                                                                {"$ne", Op::ne},
+                                                                {"$gt", Op::gt},
+                                                                {"$lt", Op::lt},
+                                                                {"$gte", Op::gte},
+                                                                {"$lte", Op::lte},
+                                                                {"$startsWith", Op::starts_with},
+                                                                {"$endsWith", Op::ends_with},
+                                                                {"$contains", Op::contains},
+                                                                {"$in", Op::in},
+                                                                {"$nin", Op::nin}};
   for (const auto& [key, operand_json] : value.items()) {
     const std::string where = name + "." + key;
     if (key == "$ci") {
@@ -304,7 +362,7 @@ std::expected<NodePtr, std::string> compile_field(const std::string& name, const
       }
     } else if (condition.op == Op::starts_with || condition.op == Op::ends_with || condition.op == Op::contains) {
       if (!operand_json.is_string()) return std::unexpected(where + ": must be a string");
-      condition.operands.push_back(text_value(operand_json.get<std::string>()));
+      condition.operands.push_back(text_operand(operand_json.get<std::string>()));
     } else {
       auto operand = operand_for(spec.type, operand_json, where);
       if (!operand) return std::unexpected(operand.error());
@@ -373,7 +431,8 @@ std::expected<NodePtr, std::string> compile_tag_form(const json& form, const std
     TextCondition key;
     TextCondition value;
     for (const auto& [k, v] : form.items()) {
-      if (k != "$tagKey" && k != "$tagValue") return std::unexpected(where + "." + k + ": cannot be combined with $tagKey/$tagValue");
+      if (k != "$tagKey" && k != "$tagValue")
+        return std::unexpected(where + "." + k + ": cannot be combined with $tagKey/$tagValue");
       auto condition = text_condition(v, where + "." + k);
       if (!condition) return std::unexpected(condition.error());
       (k == "$tagKey" ? key : value) = std::move(*condition);
@@ -440,7 +499,9 @@ std::expected<NodePtr, std::string> compile_node(const json& query, const std::s
 
 } // namespace
 
-DeviceQuery::DeviceQuery(std::unique_ptr<QueryNode> root) : m_root(std::move(root)) {}
+DeviceQuery::DeviceQuery(std::unique_ptr<QueryNode> root) : m_root(std::move(root))
+{
+}
 DeviceQuery::DeviceQuery(DeviceQuery&&) noexcept = default;
 DeviceQuery& DeviceQuery::operator=(DeviceQuery&&) noexcept = default;
 DeviceQuery::~DeviceQuery() = default;
@@ -483,7 +544,10 @@ DeviceQuery DeviceQuery::from_filters(const SimpleFilters& filters)
   return DeviceQuery(std::make_unique<LogicNode>(Logic::all, std::move(parts)));
 }
 
-bool DeviceQuery::matches(const Device& device) const { return m_root->matches(device); }
+bool DeviceQuery::matches(const Device& device) const
+{
+  return m_root->matches(device);
+}
 
 bool glob_matches(std::string_view pattern, std::string_view text)
 {

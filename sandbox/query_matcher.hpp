@@ -25,8 +25,8 @@ class QueryNode;
 
 // The simple filters of `GET /devices`, which the advanced `query` overrides.
 struct SimpleFilters {
-  std::string filter_field;                 // only "name" is accepted
-  std::string filter;                       // glob: * and ?, case-insensitive
+  std::string filter_field; // only "name" is accepted
+  std::string filter;       // glob: * and ?, case-insensitive
   std::vector<std::string> device_classes;
   std::vector<std::pair<std::string, std::string>> tag_filter; // empty key or value: any
   std::optional<std::string> parent_id;

@@ -16,33 +16,33 @@ namespace fleetrun::sandbox {
 
 // What can be changed while the sandbox runs (POST /_sandbox/config).
 struct RuntimeConfig {
-  double rate = 0;                  // requests per second per token; 0: unlimited
-  double burst = 0;                 // bucket size; 0: same as rate
-  double fault_5xx = 0;             // probability of a 503 instead of handling
-  double fault_drop_before = 0;     // probability of closing the connection before handling
-  double fault_drop_after = 0;      // probability (mutations only) of closing it after handling
-  int latency_ms = 0;               // added to every API request
-  std::size_t job_threshold = 100;  // more matched devices than this: 202 and a background job
-  int job_duration_ms = 1000;       // how long a background job takes
-  double job_error_rate = 0;        // probability a job ends `errored` half done
-  double job_fail_rate = 0;         // probability a job ends `failed` having done nothing
-  bool joblog_by_job_id = true;     // GET /jobLogs/{id} also accepts a 202's jobId
+  double rate = 0;                 // requests per second per token; 0: unlimited
+  double burst = 0;                // bucket size; 0: same as rate
+  double fault_5xx = 0;            // probability of a 503 instead of handling
+  double fault_drop_before = 0;    // probability of closing the connection before handling
+  double fault_drop_after = 0;     // probability (mutations only) of closing it after handling
+  int latency_ms = 0;              // added to every API request
+  std::size_t job_threshold = 100; // more matched devices than this: 202 and a background job
+  int job_duration_ms = 1000;      // how long a background job takes
+  double job_error_rate = 0;       // probability a job ends `errored` half done
+  double job_fail_rate = 0;        // probability a job ends `failed` having done nothing
+  bool joblog_by_job_id = true;    // GET /jobLogs/{id} also accepts a 202's jobId
 };
 
 struct SandboxConfig {
   std::string application_id = "5f1a2b3c4d5e6f7a8b9c0d1e";
   std::vector<std::string> tokens = {"sandbox-token"};
   std::uint64_t fault_seed = 1;
-  std::string request_log_path;     // JSON lines; empty: no log
-  bool log_bodies = false;          // include request bodies in the log
+  std::string request_log_path; // JSON lines; empty: no log
+  bool log_bodies = false;      // include request bodies in the log
   RuntimeConfig runtime;
 };
 
 struct Request {
   std::string method;
-  std::string path;                                          // decoded, without the query string
-  std::vector<std::pair<std::string, std::string>> query;    // decoded parameters, in order
-  std::string authorization;                                 // the Authorization header
+  std::string path;                                       // decoded, without the query string
+  std::vector<std::pair<std::string, std::string>> query; // decoded parameters, in order
+  std::string authorization;                              // the Authorization header
   std::string body;
   std::string user_agent;
 };
@@ -54,7 +54,7 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   Disposition disposition = Disposition::respond;
-  int latency_ms = 0;               // the adapter sleeps this long before answering
+  int latency_ms = 0; // the adapter sleeps this long before answering
 };
 
 class Sandbox {

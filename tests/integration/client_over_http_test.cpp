@@ -20,7 +20,8 @@ struct Client {
     options.base_url = url;
     options.read_timeout = std::chrono::seconds(10);
     transport = make_poco_transport(options);
-    client = std::make_unique<LosantClient>(*transport, ClientOptions{k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
+    client = std::make_unique<LosantClient>(*transport,
+                                            ClientOptions{k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
   }
   std::unique_ptr<HttpTransport> transport;
   std::unique_ptr<LosantClient> client;
@@ -44,7 +45,8 @@ TEST_CASE("list, create, patch, delete and restore over HTTP with one kept-alive
   const json page = body_of(c.client->get_devices(params));
   CHECK(page["totalCount"].get<int>() > 0);
 
-  const json created = body_of(c.client->create_device({{"name", "made-by-test"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}}));
+  const json created =
+      body_of(c.client->create_device({{"name", "made-by-test"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}}));
   const std::string id = created["id"];
   CHECK(body_of(c.client->patch_devices({{"deviceIds", {id}}, {"updateFields", {{"description", "patched"}}}})) ==
         json{{"updated", 1}, {"failed", 0}, {"skipped", 0}});
@@ -61,7 +63,8 @@ TEST_CASE("a 202 job is followed through the job log", "[client_over_http]")
 {
   SandboxProcess sandbox({"--devices", "30", "--job-threshold", "5", "--job-duration-ms", "100"});
   Client c(sandbox.url());
-  const auto queued = c.client->send_command({{"name", "reboot"}, {"deviceQuery", json::object()}, {"time", 1'790'000'000'000}});
+  const auto queued =
+      c.client->send_command({{"name", "reboot"}, {"deviceQuery", json::object()}, {"time", 1'790'000'000'000}});
   REQUIRE(queued.has_value());
   CHECK(queued->status == 202);
   const std::string job_id = json::parse(queued->body)["jobId"];
@@ -73,7 +76,8 @@ TEST_CASE("a 202 job is followed through the job log", "[client_over_http]")
   }
   CHECK(log["status"] == "completed");
   CHECK(log["output"]["sent"] == 30);
-  const json history = body_of(c.client->get_command_history(sandbox.admin_get("/_sandbox/devices")[0]["id"], {10, 1, std::nullopt, "asc"}));
+  const json history = body_of(
+      c.client->get_command_history(sandbox.admin_get("/_sandbox/devices")[0]["id"], {10, 1, std::nullopt, "asc"}));
   REQUIRE(history.size() == 1);
   CHECK(history[0]["name"] == "reboot");
 }
@@ -135,7 +139,8 @@ TEST_CASE("HTTPS: certificates are verified unless a CA file or --insecure says 
   const std::string cert = (dir / "cert.pem").string();
   const std::string key = (dir / "key.pem").string();
   const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                              "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+                              "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                              key + " -out " + cert + " 2>/dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
   SandboxProcess sandbox({"--devices", "2", "--tls-cert", cert, "--tls-key", key});
   const std::string url = "https://127.0.0.1:" + std::to_string(sandbox.port());

@@ -10,8 +10,9 @@ using namespace fleetrun::testing;
 TEST_CASE("devices lists what an advanced query matches, paging through everything", "[devices_command]")
 {
   SandboxProcess sandbox({"--devices", "2500"});
-  const auto result = run_fleetrun({"devices", "--query", R"({"tags":{"site":"north"}})", "--output", "json", "--per-page", "300"},
-                                   sandbox_env(sandbox));
+  const auto result =
+      run_fleetrun({"devices", "--query", R"({"tags":{"site":"north"}})", "--output", "json", "--per-page", "300"},
+                   sandbox_env(sandbox));
   REQUIRE(result.exit_code == 0);
   const json out = json::parse(result.out);
   std::size_t expected = 0;
@@ -36,7 +37,8 @@ TEST_CASE("devices prints a line per device and a summary", "[devices_command]")
 TEST_CASE("an invalid query is refused before any request is sent", "[devices_command]")
 {
   SandboxProcess sandbox({"--devices", "3"});
-  const auto result = run_fleetrun({"devices", "--query", R"({"tags":{"$tagKey":"a"},"nmae":"x"})"}, sandbox_env(sandbox));
+  const auto result =
+      run_fleetrun({"devices", "--query", R"({"tags":{"$tagKey":"a"},"nmae":"x"})"}, sandbox_env(sandbox));
   CHECK(result.exit_code == 2);
   CHECK(result.err.find(R"(nmae: unknown field "nmae" (did you mean "name"?))") != std::string::npos);
   CHECK(sandbox.admin_get("/_sandbox/stats")["requests"].empty());

@@ -82,7 +82,8 @@ TEST_CASE("the request log has a line per request and never the token", "[sandbo
 TEST_CASE("the sandbox serves a loaded devices export", "[sandbox_http]")
 {
   TempDir dir;
-  std::ofstream(dir / "export.json") << R"([{"id":"5f00000000000000000000a1","name":"loaded-1","tags":[{"key":"site","value":"x"}]},
+  std::ofstream(dir / "export.json")
+      << R"([{"id":"5f00000000000000000000a1","name":"loaded-1","tags":[{"key":"site","value":"x"}]},
                                             {"id":"5f00000000000000000000a2","name":"loaded-2","deviceClass":"gateway"}])";
   SandboxProcess sandbox({"--load", (dir / "export.json").string()});
   const auto devices = sandbox.admin_get("/_sandbox/devices");

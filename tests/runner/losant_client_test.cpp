@@ -88,19 +88,21 @@ TEST_CASE("each typed call goes to its documented path", "[losant_client]")
   f.client.get_job_log("job0001");
   f.client.list_job_logs({});
   std::vector<std::string> seen;
-  for (const auto& r : f.transport.sent) seen.push_back(r.method + " " + r.target.substr(0, r.target.find("_actions") - 1));
-  CHECK(seen == std::vector<std::string>{
-                    "POST " + app + "/devices",
-                    "POST " + app + "/devices/delete",
-                    "POST " + app + "/devices/restore",
-                    "POST " + app + "/devices/removeData",
-                    "POST " + app + "/devices/command",
-                    "POST " + app + "/devices/export?email=ops%40example.com",
-                    "GET " + app + "/devices/5f0000000000000000000001",
-                    "GET " + app + "/devices/5f0000000000000000000001/command?limit=5&start=10&end=20&sortDirection=asc",
-                    "GET " + app + "/jobLogs/job0001",
-                    "GET " + app + "/jobLogs?page=0&perPage=100",
-                });
+  for (const auto& r : f.transport.sent)
+    seen.push_back(r.method + " " + r.target.substr(0, r.target.find("_actions") - 1));
+  CHECK(seen ==
+        std::vector<std::string>{
+            "POST " + app + "/devices",
+            "POST " + app + "/devices/delete",
+            "POST " + app + "/devices/restore",
+            "POST " + app + "/devices/removeData",
+            "POST " + app + "/devices/command",
+            "POST " + app + "/devices/export?email=ops%40example.com",
+            "GET " + app + "/devices/5f0000000000000000000001",
+            "GET " + app + "/devices/5f0000000000000000000001/command?limit=5&start=10&end=20&sortDirection=asc",
+            "GET " + app + "/jobLogs/job0001",
+            "GET " + app + "/jobLogs?page=0&perPage=100",
+        });
 }
 
 TEST_CASE("HTTP errors are classified with the server's message", "[losant_client]")
@@ -108,8 +110,7 @@ TEST_CASE("HTTP errors are classified with the server's message", "[losant_clien
   Fixture f;
   f.transport.answers = {HttpResponse{400, R"({"type":"Validation","message":"deviceIds[0]: bad"})", {}},
                          HttpResponse{401, R"({"type":"Unauthorized","message":"Invalid access token"})", {}},
-                         HttpResponse{429, "{}", {{"retry-after", "3"}}},
-                         HttpResponse{503, "oops", {}},
+                         HttpResponse{429, "{}", {{"retry-after", "3"}}}, HttpResponse{503, "oops", {}},
                          HttpResponse{202, R"({"jobQueued":true})", {}}};
   const auto validation = f.client.patch_devices(json::object());
   REQUIRE_FALSE(validation.has_value());
@@ -130,8 +131,9 @@ TEST_CASE("HTTP errors are classified with the server's message", "[losant_clien
 TEST_CASE("transport failures keep whether the request may have been applied", "[losant_client]")
 {
   Fixture f;
-  f.transport.answers = {std::unexpected(TransportFailure{ErrorKind::transient, Delivery::not_sent, "refused"}),
-                         std::unexpected(TransportFailure{ErrorKind::transient, Delivery::maybe_sent, "connection lost"})};
+  f.transport.answers = {
+      std::unexpected(TransportFailure{ErrorKind::transient, Delivery::not_sent, "refused"}),
+      std::unexpected(TransportFailure{ErrorKind::transient, Delivery::maybe_sent, "connection lost"})};
   const auto refused = f.client.send_command({{"name", "x"}});
   CHECK(refused.error().delivery == Delivery::not_sent);
   CHECK(refused.error().status == 0);

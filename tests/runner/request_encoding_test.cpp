@@ -17,7 +17,8 @@ TEST_CASE("nested parameters flatten in bracket form", "[request_encoding]")
 {
   QueryParams params;
   flatten_param("tagFilter", nlohmann::json::array({{{"key", "site"}, {"value", "north"}}, {{"key", "fw"}}}), params);
-  CHECK(params == QueryParams{{"tagFilter[0][key]", "site"}, {"tagFilter[0][value]", "north"}, {"tagFilter[1][key]", "fw"}});
+  CHECK(params ==
+        QueryParams{{"tagFilter[0][key]", "site"}, {"tagFilter[0][value]", "north"}, {"tagFilter[1][key]", "fw"}});
   QueryParams scalars;
   flatten_param("n", 5, scalars);
   flatten_param("b", true, scalars);

@@ -19,17 +19,25 @@ Device sample()
   return d;
 }
 
-json ops(json operations) { return {{"updateOperations", std::move(operations)}}; }
+json ops(json operations)
+{
+  return {{"updateOperations", std::move(operations)}};
+}
 
 } // namespace
 
 TEST_CASE("patch set operations change fields and bump lastUpdated", "[actions]")
 {
   Device d = sample();
-  const auto outcome = apply_patch(d, ops({{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "fw"}, {"value", "2"}}}},
-                                           {{"operation", "set"}, {"target", "description"}, {"value", "hello"}},
-                                           {{"operation", "set"}, {"target", "attributeTag"}, {"attributeName", "temp"}, {"value", {{"key", "unit"}, {"value", "C"}}}}}),
-                                  500);
+  const auto outcome =
+      apply_patch(d,
+                  ops({{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "fw"}, {"value", "2"}}}},
+                       {{"operation", "set"}, {"target", "description"}, {"value", "hello"}},
+                       {{"operation", "set"},
+                        {"target", "attributeTag"},
+                        {"attributeName", "temp"},
+                        {"value", {{"key", "unit"}, {"value", "C"}}}}}),
+                  500);
   CHECK(outcome == PatchOutcome::updated);
   CHECK(d.find_tag("fw")->value == "2");
   CHECK(d.description == "hello");
@@ -41,17 +49,20 @@ TEST_CASE("patch set operations change fields and bump lastUpdated", "[actions]"
 TEST_CASE("patch that changes nothing is skipped", "[actions]")
 {
   Device d = sample();
-  CHECK(apply_patch(d, ops({{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "site"}, {"value", "north"}}}}}), 500) ==
-        PatchOutcome::skipped);
+  CHECK(apply_patch(d,
+                    ops({{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "site"}, {"value", "north"}}}}}),
+                    500) == PatchOutcome::skipped);
   CHECK(d.last_updated_ms == 0);
 }
 
 TEST_CASE("patch failing on one operation leaves the device unchanged", "[actions]")
 {
   Device d = sample();
-  const auto outcome = apply_patch(d, ops({{{"operation", "set"}, {"target", "name"}, {"value", "renamed"}},
-                                           {{"operation", "add"}, {"target", "attribute"}, {"value", {{"name", "temp"}, {"dataType", "number"}}}}}),
-                                  500);
+  const auto outcome = apply_patch(
+      d,
+      ops({{{"operation", "set"}, {"target", "name"}, {"value", "renamed"}},
+           {{"operation", "add"}, {"target", "attribute"}, {"value", {{"name", "temp"}, {"dataType", "number"}}}}}),
+      500);
   CHECK(outcome == PatchOutcome::failed);
   CHECK(d.name == "dev");
 }
@@ -59,21 +70,26 @@ TEST_CASE("patch failing on one operation leaves the device unchanged", "[action
 TEST_CASE("rename and remove attributes", "[actions]")
 {
   Device d = sample();
-  CHECK(apply_patch(d, ops({{{"operation", "set"}, {"target", "attributeName"}, {"attributeName", "temp"}, {"value", "temperature"}}}), 1) ==
-        PatchOutcome::updated);
+  CHECK(apply_patch(d,
+                    ops({{{"operation", "set"},
+                          {"target", "attributeName"},
+                          {"attributeName", "temp"},
+                          {"value", "temperature"}}}),
+                    1) == PatchOutcome::updated);
   CHECK(d.attributes[0].name == "temperature");
-  CHECK(apply_patch(d, ops({{{"operation", "set"}, {"target", "attributeName"}, {"attributeName", "temp"}, {"value", "x"}}}), 2) ==
-        PatchOutcome::failed); // renaming again fails harmlessly, as RESUME.md expects
-  CHECK(apply_patch(d, ops({{{"operation", "remove"}, {"target", "attribute"}, {"attributeName", "temperature"}}}), 3) ==
-        PatchOutcome::updated);
+  CHECK(apply_patch(
+            d, ops({{{"operation", "set"}, {"target", "attributeName"}, {"attributeName", "temp"}, {"value", "x"}}}),
+            2) == PatchOutcome::failed); // renaming again fails harmlessly, as RESUME.md expects
+  CHECK(apply_patch(d, ops({{{"operation", "remove"}, {"target", "attribute"}, {"attributeName", "temperature"}}}),
+                    3) == PatchOutcome::updated);
   CHECK(d.attributes.empty());
 }
 
 TEST_CASE("updateFields replace whole fields", "[actions]")
 {
   Device d = sample();
-  CHECK(apply_patch(d, {{"updateFields", {{"tags", {{{"key", "a"}, {"value", "b"}}}}, {"deviceClass", "gateway"}}}}, 9) ==
-        PatchOutcome::updated);
+  CHECK(apply_patch(d, {{"updateFields", {{"tags", {{{"key", "a"}, {"value", "b"}}}}, {"deviceClass", "gateway"}}}},
+                    9) == PatchOutcome::updated);
   CHECK(d.tags == std::vector<Tag>{{"a", "b"}});
   CHECK(d.device_class == "gateway");
 }
@@ -82,8 +98,10 @@ TEST_CASE("remove tag and parentId", "[actions]")
 {
   Device d = sample();
   d.parent_id = "5f00000000000000000000aa";
-  CHECK(apply_patch(d, ops({{{"operation", "remove"}, {"target", "tag"}, {"tagKey", "site"}},
-                            {{"operation", "remove"}, {"target", "parentId"}}}), 1) == PatchOutcome::updated);
+  CHECK(apply_patch(d,
+                    ops({{{"operation", "remove"}, {"target", "tag"}, {"tagKey", "site"}},
+                         {{"operation", "remove"}, {"target", "parentId"}}}),
+                    1) == PatchOutcome::updated);
   CHECK(d.tags.empty());
   CHECK_FALSE(d.parent_id.has_value());
 }

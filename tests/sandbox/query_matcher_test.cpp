@@ -40,7 +40,10 @@ bool matches(const json& query, const Device& device = sample())
 
 } // namespace
 
-TEST_CASE("an empty query matches everything", "[query_matcher]") { CHECK(matches(json::object())); }
+TEST_CASE("an empty query matches everything", "[query_matcher]")
+{
+  CHECK(matches(json::object()));
+}
 
 TEST_CASE("scalar equality and $eq/$ne", "[query_matcher]")
 {

@@ -107,6 +107,21 @@ TEST_CASE("paging is stable and complete", "[sandbox]")
   CHECK(seen.size() == 95);
 }
 
+TEST_CASE("paging through a filtered query scans the fleet once", "[sandbox]")
+{
+  // Regression: the cache key once included `page`, so every page re-scanned.
+  Fixture f({}, 30);
+  for (int page = 0; page < 3; ++page) {
+    f.devices({{"filterField", "name"}, {"filter", "*"}, {"perPage", "10"}, {"page", std::to_string(page)}});
+  }
+  for (int page = 0; page < 3; ++page) {
+    f.devices({{"query", R"({"name":{"$ne":"x"}})"}, {"perPage", "10"}, {"page", std::to_string(page)}});
+  }
+  const json totals = json::parse(f.call("GET", "/_sandbox/stats").body)["totals"];
+  CHECK(totals["queryCacheMisses"] == 2);
+  CHECK(totals["queryCacheHits"] == 4);
+}
+
 TEST_CASE("perPage is limited to 1000 and sort fields are checked", "[sandbox]")
 {
   Fixture f;
@@ -126,7 +141,8 @@ TEST_CASE("sorting by name descending", "[sandbox]")
 TEST_CASE("the advanced query overrides the simple filters, and invalid queries name the field", "[sandbox]")
 {
   Fixture f;
-  const json gateways = f.devices({{"query", R"({"deviceClass":"gateway"})"}, {"filter", "nothing-matches"}, {"perPage", "1000"}});
+  const json gateways =
+      f.devices({{"query", R"({"deviceClass":"gateway"})"}, {"filter", "nothing-matches"}, {"perPage", "1000"}});
   CHECK(gateways["totalCount"].get<int>() > 0);
   for (const auto& d : gateways["items"]) CHECK(d["deviceClass"] == "gateway");
   const auto bad = f.call("GET", "/devices", nullptr, {{"query", R"({"nmae":"x"})"}});
@@ -155,8 +171,11 @@ TEST_CASE("bulk patch by ids answers 200 with counts and changes the devices", "
   json ids = json::array();
   for (const auto& d : all["items"]) ids.push_back(d["id"]);
   ids.push_back("5f00000000000000000000ff"); // unknown: counted as failed
-  const auto response = f.call("PATCH", "/devices", {{"deviceIds", ids},
-      {"updateOperations", {{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "fw"}, {"value", "9.9.9"}}}}}}});
+  const auto response =
+      f.call("PATCH", "/devices",
+             {{"deviceIds", ids},
+              {"updateOperations",
+               {{{"operation", "set"}, {"target", "tag"}, {"value", {{"key", "fw"}, {"value", "9.9.9"}}}}}}});
   REQUIRE(response.status == 200);
   CHECK(json::parse(response.body) == json{{"updated", 3}, {"failed", 1}, {"skipped", 0}});
   const json patched = f.devices({{"query", R"({"tags":{"fw":"9.9.9"}})"}});
@@ -168,7 +187,8 @@ TEST_CASE("bulk bodies are validated against the official schemas", "[sandbox]")
   Fixture f;
   const auto response = f.call("PATCH", "/devices", {{"deviceIds", {"bad"}}, {"updateFields", {{"name", "x"}}}});
   CHECK(response.status == 400);
-  CHECK(json::parse(response.body) == json{{"type", "Validation"}, {"message", "deviceIds[0]: must be a 24-character hexadecimal id, not \"bad\""}});
+  CHECK(json::parse(response.body) ==
+        json{{"type", "Validation"}, {"message", "deviceIds[0]: must be a 24-character hexadecimal id, not \"bad\""}});
   CHECK(f.call("PATCH", "/devices", {{"deviceIds", json::array()}}).status == 400);
   CHECK(f.call("POST", "/devices/delete", json::object()).status == 400);
   CHECK(f.call("POST", "/devices/command", {{"name", "reboot"}}).status == 400);
@@ -179,8 +199,10 @@ TEST_CASE("bulk bodies are validated against the official schemas", "[sandbox]")
 TEST_CASE("above the threshold a bulk action answers 202 and runs as a job", "[sandbox]")
 {
   Fixture f(quick_jobs(10), 40);
-  const auto response = f.call("PATCH", "/devices", {{"query", json::object()},
-      {"updateOperations", {{{"operation", "set"}, {"target", "description"}, {"value", "bulk"}}}}});
+  const auto response =
+      f.call("PATCH", "/devices",
+             {{"query", json::object()},
+              {"updateOperations", {{{"operation", "set"}, {"target", "description"}, {"value", "bulk"}}}}});
   REQUIRE(response.status == 202);
   const json queued = json::parse(response.body);
   CHECK(queued["jobQueued"] == true);
@@ -241,7 +263,8 @@ TEST_CASE("jobs can be made to fail or error", "[sandbox]")
   CHECK(log["error"]["message"].get<std::string>().find("Injected") != std::string::npos);
   CHECK(f.devices()["totalCount"] == 10); // a failed job did nothing
   f.call("POST", "/_sandbox/config", {{"jobFailRate", 0}, {"jobErrorRate", 1}});
-  const json errored = f.wait_for_job(json::parse(f.call("POST", "/devices/delete", {{"query", json::object()}}).body)["jobId"]);
+  const json errored =
+      f.wait_for_job(json::parse(f.call("POST", "/devices/delete", {{"query", json::object()}}).body)["jobId"]);
   CHECK(errored["status"] == "errored");
   CHECK(f.devices()["totalCount"] == 5); // half done
 }
@@ -252,7 +275,8 @@ TEST_CASE("remove data has a visible effect on data points", "[sandbox]")
   std::size_t before = 0;
   for (const auto& d : f.admin_devices()) before += d["dataPointCount"].get<std::size_t>();
   REQUIRE(before > 0);
-  const auto response = f.call("POST", "/devices/removeData", {{"query", json::object()}, {"attributes", {"temperature"}}});
+  const auto response =
+      f.call("POST", "/devices/removeData", {{"query", json::object()}, {"attributes", {"temperature"}}});
   REQUIRE(response.status == 200);
   std::size_t after = 0;
   for (const auto& d : f.admin_devices()) {
@@ -267,8 +291,9 @@ TEST_CASE("commands land in each device's command history", "[sandbox]")
 {
   Fixture f({}, 5);
   const std::string id = f.devices()["items"][0]["id"];
-  const auto response = f.call("POST", "/devices/command",
-                               {{"name", "reboot"}, {"payload", {{"delay", 5}}}, {"time", 1'790'000'000'123}, {"deviceIds", {id}}});
+  const auto response =
+      f.call("POST", "/devices/command",
+             {{"name", "reboot"}, {"payload", {{"delay", 5}}}, {"time", 1'790'000'000'123}, {"deviceIds", {id}}});
   REQUIRE(response.status == 200);
   CHECK(json::parse(response.body) == json{{"success", true}});
   const auto history = f.call("GET", "/devices/" + id + "/command", nullptr, {{"limit", "10"}, {"start", "1"}});
@@ -288,7 +313,9 @@ TEST_CASE("commands land in each device's command history", "[sandbox]")
 TEST_CASE("create device answers 201 and the device can be fetched", "[sandbox]")
 {
   Fixture f({}, 0);
-  const auto created = f.call("POST", "/devices", {{"name", "new-one"}, {"deviceClass", "standalone"}, {"tags", {{{"key", "run"}, {"value", "r1"}}}}});
+  const auto created =
+      f.call("POST", "/devices",
+             {{"name", "new-one"}, {"deviceClass", "standalone"}, {"tags", {{{"key", "run"}, {"value", "r1"}}}}});
   REQUIRE(created.status == 201);
   const std::string id = json::parse(created.body)["id"];
   const auto fetched = f.call("GET", "/devices/" + id);
@@ -321,8 +348,8 @@ TEST_CASE("the rate limit answers 429 with Retry-After", "[sandbox]")
   CHECK(f.call("GET", "/devices").status == 200);
   const auto limited = f.call("GET", "/devices");
   CHECK(limited.status == 429);
-  CHECK(std::find(limited.headers.begin(), limited.headers.end(), std::pair<std::string, std::string>{"Retry-After", "1"}) !=
-        limited.headers.end());
+  CHECK(std::find(limited.headers.begin(), limited.headers.end(),
+                  std::pair<std::string, std::string>{"Retry-After", "1"}) != limited.headers.end());
   CHECK(f.call("GET", "/_sandbox/health").status == 200); // the admin view is never limited
   const json stats = json::parse(f.call("GET", "/_sandbox/stats").body);
   CHECK(stats["totals"]["rateLimited"] == 1);
@@ -387,15 +414,17 @@ TEST_CASE("a devices export loads back, out of order ids included", "[sandbox]")
 {
   SandboxConfig config;
   Sandbox sandbox(config);
-  sandbox.load_export(json::array({{{"id", "5f00000000000000000000b2"}, {"name", "b"}},
-                                   {{"id", "5f00000000000000000000a1"}, {"name", "a"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}}}));
+  sandbox.load_export(
+      json::array({{{"id", "5f00000000000000000000b2"}, {"name", "b"}},
+                   {{"id", "5f00000000000000000000a1"}, {"name", "a"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}}}));
   CHECK(sandbox.device_count() == 2);
   CHECK_THROWS_WITH(sandbox.load_export(json::array({{{"name", "no id"}}})), Catch::Contains("device #0"));
 }
 
 TEST_CASE("bracket parameters unflatten into JSON", "[sandbox]")
 {
-  CHECK(unflatten_parameters({{"tagFilter[0][key]", "a"}, {"tagFilter[0][value]", "b"}, {"tagFilter[1][key]", "c"}, {"page", "2"}}) ==
+  CHECK(unflatten_parameters(
+            {{"tagFilter[0][key]", "a"}, {"tagFilter[0][value]", "b"}, {"tagFilter[1][key]", "c"}, {"page", "2"}}) ==
         json{{"tagFilter", {{{"key", "a"}, {"value", "b"}}, {{"key", "c"}}}}, {"page", "2"}});
   CHECK(unflatten_parameters({{"deviceClass[]", "a"}, {"deviceClass[]", "b"}}) == json{{"deviceClass", {"a", "b"}}});
 }

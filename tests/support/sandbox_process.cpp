@@ -60,11 +60,14 @@ SandboxProcess::SandboxProcess(std::vector<std::string> args)
   argv.insert(argv.end(), args.begin(), args.end());
   // tests/compat/request_bodies_test.js sets this to collect every request
   // body the tests make fleetrun send, and validates them with ajv.
-  if (const char* body_log_dir = std::getenv("FLEETRUN_TEST_BODY_LOG_DIR"); body_log_dir != nullptr && *body_log_dir != '\0') {
+  if (const char* body_log_dir = std::getenv("FLEETRUN_TEST_BODY_LOG_DIR");
+      body_log_dir != nullptr && *body_log_dir != '\0') {
     const bool has_log = std::find(args.begin(), args.end(), "--request-log") != args.end();
     if (!has_log) {
-      argv.insert(argv.end(), {"--request-log", (std::filesystem::path(body_log_dir) / (m_dir.path().filename().string() + ".jsonl")).string(),
-                               "--log-bodies"});
+      argv.insert(argv.end(),
+                  {"--request-log",
+                   (std::filesystem::path(body_log_dir) / (m_dir.path().filename().string() + ".jsonl")).string(),
+                   "--log-bodies"});
     }
   }
   auto c_argv = as_argv(argv);
@@ -102,7 +105,10 @@ SandboxProcess::~SandboxProcess()
   }
 }
 
-std::string SandboxProcess::url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+std::string SandboxProcess::url() const
+{
+  return "http://127.0.0.1:" + std::to_string(m_port);
+}
 
 nlohmann::json SandboxProcess::admin_get(const std::string& path) const
 {
