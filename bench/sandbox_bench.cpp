@@ -4,7 +4,7 @@
 //   build/bench/sandbox_bench [devices=1000000] [repetitions=7]
 //
 // Prints one line per figure: name, median (and min/max) over the repetitions.
-#include "runner/losant_client.hpp"
+#include "api/losant_client.hpp"
 #include "tests/support/sandbox_process.hpp"
 
 #include <nlohmann/json.hpp>
@@ -68,7 +68,7 @@ std::vector<double> time_runs(int repetitions, const std::function<void()>& body
   return samples;
 }
 
-void require_ok(const runner::ApiResult& result, const char* what)
+void require_ok(const api::ApiResult& result, const char* what)
 {
   if (!result) {
     std::cerr << what << ": " << result.error().describe() << "\n";
@@ -94,12 +94,12 @@ int main(int argc, char** argv)
   std::printf("sandbox resident memory after start-up                     %9.0f MiB (peak %.0f MiB, %.0f bytes/device)\n",
               rss, peak, rss * 1024 * 1024 / static_cast<double>(std::max<std::size_t>(devices, 1)));
 
-  runner::TransportOptions options;
+  api::TransportOptions options;
   options.base_url = sandbox.url();
-  auto transport = runner::make_poco_transport(options);
-  runner::LosantClient client(*transport, {testing::k_sandbox_application, runner::Secret(testing::k_sandbox_token), "^1.29.3"});
+  auto transport = api::make_poco_transport(options);
+  api::LosantClient client(*transport, {testing::k_sandbox_application, api::Secret(testing::k_sandbox_token), "^1.29.3"});
 
-  runner::DeviceListParams all;
+  api::DeviceListParams all;
   all.sort_field = "id";
   all.per_page = 1000;
   // The first request of a query scans the fleet; later pages come from the

@@ -30,7 +30,7 @@ std::string tag_text(const json& device)
 
 int run_devices(const ConnectionOptions& connection_options, const DevicesOptions& options)
 {
-  DeviceListParams params;
+  api::DeviceListParams params;
   params.sort_field = options.sort_field;
   params.sort_direction = options.sort_direction;
   params.per_page = options.per_page;
@@ -76,7 +76,7 @@ int run_devices(const ConnectionOptions& connection_options, const DevicesOption
     spdlog::error("{}", connection.error());
     return k_exit_usage;
   }
-  LosantClient& client = (*connection)->client();
+  api::LosantClient& client = (*connection)->client();
 
   std::size_t shown = 0;
   std::size_t total = 0;
@@ -85,7 +85,7 @@ int run_devices(const ConnectionOptions& connection_options, const DevicesOption
     const auto result = client.get_devices(params);
     if (!result) {
       spdlog::error("GET devices page {}: {}", params.page, result.error().describe());
-      return result.error().kind == ErrorKind::permanent ? k_exit_usage : k_exit_api;
+      return result.error().kind == api::ErrorKind::permanent ? k_exit_usage : k_exit_api;
     }
     const json page = json::parse(result->body);
     total = page.value("totalCount", std::size_t{0});

@@ -8,9 +8,9 @@ namespace fleetrun::runner {
 
 namespace {
 
-TransportOptions transport_options(const ConnectionOptions& options)
+api::TransportOptions transport_options(const ConnectionOptions& options)
 {
-  TransportOptions transport;
+  api::TransportOptions transport;
   transport.base_url = options.api_url;
   transport.ca_file = options.ca_file;
   transport.insecure = options.insecure;
@@ -21,8 +21,8 @@ TransportOptions transport_options(const ConnectionOptions& options)
 
 } // namespace
 
-ApiConnection::ApiConnection(ConnectionOptions options, std::unique_ptr<HttpTransport> transport,
-                             ClientOptions client_options)
+ApiConnection::ApiConnection(ConnectionOptions options, std::unique_ptr<api::HttpTransport> transport,
+                             api::ClientOptions client_options)
     : m_options(std::move(options)), m_transport(std::move(transport)), m_client(*m_transport, client_options),
       m_client_options(std::move(client_options))
 {
@@ -36,18 +36,18 @@ std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(c
   if (!losant::is_object_id(options.application_id)) {
     return std::unexpected("application id \"" + options.application_id + "\" is not a 24-character hexadecimal id");
   }
-  auto token = load_token(options.token_env, options.token_file);
+  auto token = api::load_token(options.token_env, options.token_file);
   if (!token) return std::unexpected(token.error());
-  std::unique_ptr<HttpTransport> transport;
+  std::unique_ptr<api::HttpTransport> transport;
   try {
-    transport = make_poco_transport(transport_options(options));
+    transport = api::make_poco_transport(transport_options(options));
   } catch (const std::exception& error) {
     return std::unexpected(error.what());
   }
   if (options.insecure && options.api_url.starts_with("https")) {
     spdlog::warn("TLS certificate verification is OFF (--insecure): anyone on the network path can read the token");
   }
-  ClientOptions client_options;
+  api::ClientOptions client_options;
   client_options.application_id = losant::normalize_object_id(options.application_id);
   client_options.token = std::move(*token);
   return std::unique_ptr<ApiConnection>(new ApiConnection(options, std::move(transport), std::move(client_options)));
@@ -56,7 +56,7 @@ std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(c
 std::unique_ptr<ApiConnection> ApiConnection::clone() const
 {
   return std::unique_ptr<ApiConnection>(
-      new ApiConnection(m_options, make_poco_transport(transport_options(m_options)), m_client_options));
+      new ApiConnection(m_options, api::make_poco_transport(transport_options(m_options)), m_client_options));
 }
 
 } // namespace fleetrun::runner

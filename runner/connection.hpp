@@ -3,7 +3,7 @@
 // id, loads the token, sets up TLS (warning loudly when verification is off).
 
 #include "runner/commands.hpp"
-#include "runner/losant_client.hpp"
+#include "api/losant_client.hpp"
 
 #include <expected>
 #include <memory>
@@ -16,17 +16,17 @@ public:
   // The error names what is wrong and how to fix it.
   static std::expected<std::unique_ptr<ApiConnection>, std::string> open(const ConnectionOptions& options);
 
-  LosantClient& client() { return m_client; }
+  api::LosantClient& client() { return m_client; }
   // A new transport and client for another worker thread, same settings.
   std::unique_ptr<ApiConnection> clone() const;
   const ConnectionOptions& options() const { return m_options; }
 
 private:
-  ApiConnection(ConnectionOptions options, std::unique_ptr<HttpTransport> transport, ClientOptions client_options);
+  ApiConnection(ConnectionOptions options, std::unique_ptr<api::HttpTransport> transport, api::ClientOptions client_options);
   ConnectionOptions m_options;
-  std::unique_ptr<HttpTransport> m_transport;
-  LosantClient m_client;
-  ClientOptions m_client_options;
+  std::unique_ptr<api::HttpTransport> m_transport;
+  api::LosantClient m_client;
+  api::ClientOptions m_client_options;
 };
 
 } // namespace fleetrun::runner

@@ -1,6 +1,6 @@
 // fleetrun's Losant client over real sockets (Poco HTTP and HTTPS) against
 // the real sandbox binary.
-#include "runner/losant_client.hpp"
+#include "api/losant_client.hpp"
 #include "tests/support/sandbox_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include <thread>
 
 using nlohmann::json;
-using namespace fleetrun::runner;
+using namespace fleetrun::api;
 using namespace fleetrun::testing;
 
 namespace {

@@ -1,9 +1,9 @@
-#include "runner/request_encoding.hpp"
+#include "api/request_encoding.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-using namespace fleetrun::runner;
+using namespace fleetrun::api;
 
 TEST_CASE("url_encode leaves only unreserved characters", "[request_encoding]")
 {

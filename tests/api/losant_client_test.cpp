@@ -1,10 +1,10 @@
-#include "runner/losant_client.hpp"
+#include "api/losant_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 using nlohmann::json;
-using namespace fleetrun::runner;
+using namespace fleetrun::api;
 
 namespace {
 

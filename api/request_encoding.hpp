@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
@@ -24,4 +24,4 @@ void flatten_param(const std::string& name, const nlohmann::json& value, QueryPa
 // `a=1&b=2`, each name and value percent-encoded.
 std::string encode_query(const QueryParams& params);
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

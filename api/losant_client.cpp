@@ -1,4 +1,4 @@
-#include "runner/losant_client.hpp"
+#include "api/losant_client.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cmath>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 using nlohmann::json;
 
@@ -204,4 +204,4 @@ ApiResult LosantClient::list_job_logs(const JobLogListParams& params)
   return call("GET", app_path() + "/jobLogs", std::move(query), nullptr);
 }
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

@@ -3,7 +3,7 @@
 // speaks HTTP/1.1 with keep-alive and verified TLS; tests may substitute a
 // recording fake. Poco headers stay in http_transport.cpp.
 
-#include "runner/api_error.hpp"
+#include "api/api_error.hpp"
 
 #include <chrono>
 #include <expected>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -58,4 +58,4 @@ public:
 // Throws std::invalid_argument for a malformed base URL or unreadable CA file.
 std::unique_ptr<HttpTransport> make_poco_transport(const TransportOptions& options);
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

@@ -1,4 +1,4 @@
-#include "runner/secrets.hpp"
+#include "api/secrets.hpp"
 
 #include "tests/support/temp_dir.hpp"
 
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
-using namespace fleetrun::runner;
+using namespace fleetrun::api;
 
 TEST_CASE("the token comes from the environment", "[secrets]")
 {

@@ -1,9 +1,9 @@
-#include "runner/secrets.hpp"
+#include "api/secrets.hpp"
 
 #include <cstdlib>
 #include <fstream>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 namespace {
 
@@ -52,4 +52,4 @@ std::string redact(std::string text, const Secret& secret)
   return text;
 }
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 class Secret {
 public:
@@ -26,4 +26,4 @@ std::expected<Secret, std::string> load_token(std::string_view env_name, std::st
 // Replaces every occurrence of the secret (and of any `Bearer <x>`) in text.
 std::string redact(std::string text, const Secret& secret);
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 // transient: worth retrying (429, 5xx, 408, dropped connections)
 // timeout:   no answer in time; the request may or may not have been acted on
@@ -32,4 +32,4 @@ struct ApiError {
 
 const char* to_string(ErrorKind kind);
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

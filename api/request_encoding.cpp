@@ -1,8 +1,8 @@
-#include "runner/request_encoding.hpp"
+#include "api/request_encoding.hpp"
 
 #include <nlohmann/json.hpp>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 std::string url_encode(std::string_view text)
 {
@@ -50,4 +50,4 @@ std::string encode_query(const QueryParams& params)
   return out;
 }
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

@@ -4,10 +4,10 @@
 // ApiError that says whether to retry. The client neither retries nor
 // sleeps: only the scheduler decides that. One client per worker thread.
 
-#include "runner/api_error.hpp"
-#include "runner/http_transport.hpp"
-#include "runner/request_encoding.hpp"
-#include "runner/secrets.hpp"
+#include "api/api_error.hpp"
+#include "api/http_transport.hpp"
+#include "api/request_encoding.hpp"
+#include "api/secrets.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 struct ApiResponse {
   int status = 0;
@@ -97,4 +97,4 @@ private:
 // Classifies an HTTP answer that is not 2xx. Exposed for tests.
 ApiError error_from_response(const HttpResponse& response);
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api

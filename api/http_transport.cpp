@@ -1,4 +1,4 @@
-#include "runner/http_transport.hpp"
+#include "api/http_transport.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
@@ -18,7 +18,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace fleetrun::runner {
+namespace fleetrun::api {
 
 std::string HttpResponse::header(std::string_view name) const
 {
@@ -168,4 +168,4 @@ std::unique_ptr<HttpTransport> make_poco_transport(const TransportOptions& optio
   return std::make_unique<PocoTransport>(options);
 }
 
-} // namespace fleetrun::runner
+} // namespace fleetrun::api
