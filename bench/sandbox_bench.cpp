@@ -25,7 +25,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+double ms_since(Clock::time_point start)
+{
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 // Peak and current resident memory of a process, in MiB, from /proc.
 std::pair<double, double> memory_mib(int pid)
@@ -91,13 +94,15 @@ int main(int argc, char** argv)
   const auto [rss, peak] = memory_mib(pid);
   std::printf("sandbox devices                                            %zu\n", devices);
   std::printf("sandbox start-up incl. generating the fleet                %9.0f ms\n", startup_ms);
-  std::printf("sandbox resident memory after start-up                     %9.0f MiB (peak %.0f MiB, %.0f bytes/device)\n",
-              rss, peak, rss * 1024 * 1024 / static_cast<double>(std::max<std::size_t>(devices, 1)));
+  std::printf(
+      "sandbox resident memory after start-up                     %9.0f MiB (peak %.0f MiB, %.0f bytes/device)\n", rss,
+      peak, rss * 1024 * 1024 / static_cast<double>(std::max<std::size_t>(devices, 1)));
 
   api::TransportOptions options;
   options.base_url = sandbox.url();
   auto transport = api::make_poco_transport(options);
-  api::LosantClient client(*transport, {testing::k_sandbox_application, api::Secret(testing::k_sandbox_token), "^1.29.3"});
+  api::LosantClient client(*transport,
+                           {testing::k_sandbox_application, api::Secret(testing::k_sandbox_token), "^1.29.3"});
 
   api::DeviceListParams all;
   all.sort_field = "id";
@@ -105,50 +110,67 @@ int main(int argc, char** argv)
   // The first request of a query scans the fleet; later pages come from the
   // sandbox's result cache until the fleet changes.
   int query_number = 0;
-  report("first 1000-device page, match-all, sorted by id (cold)", time_runs(repetitions, [&] {
-           auto params = all;
-           // A distinct query text each run defeats the cache: every match-all is cold.
-           params.query_json = R"({"name":{"$ne":"no-such-device-)" + std::to_string(query_number++) + R"("}})";
-           require_ok(client.get_devices(params), "cold page");
-         }),
+  report("first 1000-device page, match-all, sorted by id (cold)",
+         time_runs(repetitions,
+                   [&] {
+                     auto params = all;
+                     // A distinct query text each run defeats the cache: every match-all is cold.
+                     params.query_json =
+                         R"({"name":{"$ne":"no-such-device-)" + std::to_string(query_number++) + R"("}})";
+                     require_ok(client.get_devices(params), "cold page");
+                   }),
          "ms");
   int page = 0;
-  report("further 1000-device pages of the same query (cached)", time_runs(repetitions * 3, [&] {
-           auto params = all;
-           params.page = ++page;
-           require_ok(client.get_devices(params), "warm page");
-         }),
+  report("further 1000-device pages of the same query (cached)",
+         time_runs(repetitions * 3,
+                   [&] {
+                     auto params = all;
+                     params.page = ++page;
+                     require_ok(client.get_devices(params), "warm page");
+                   }),
          "ms");
-  report("selective query: site=north gateways on fw 1.x (cold)", time_runs(repetitions, [&] {
-           auto params = all;
-           params.query_json = R"({"deviceClass":"gateway","tags":{"site":"north","fw":{"$in":["1.2.0","1.3.1"]}},"name":{"$ne":")" +
-                               std::to_string(query_number++) + R"("}})";
-           require_ok(client.get_devices(params), "selective");
-         }),
-         "ms");
-  report("first page sorted by name (cold: full sort)", time_runs(repetitions, [&] {
-           auto params = all;
-           params.sort_field = "name";
-           params.query_json = R"({"name":{"$ne":")" + std::to_string(query_number++) + R"("}})";
-           require_ok(client.get_devices(params), "by name");
-         }),
+  report(
+      "selective query: site=north gateways on fw 1.x (cold)",
+      time_runs(
+          repetitions,
+          [&] {
+            auto params = all;
+            params.query_json =
+                R"({"deviceClass":"gateway","tags":{"site":"north","fw":{"$in":["1.2.0","1.3.1"]}},"name":{"$ne":")" +
+                std::to_string(query_number++) + R"("}})";
+            require_ok(client.get_devices(params), "selective");
+          }),
+      "ms");
+  report("first page sorted by name (cold: full sort)",
+         time_runs(repetitions,
+                   [&] {
+                     auto params = all;
+                     params.sort_field = "name";
+                     params.query_json = R"({"name":{"$ne":")" + std::to_string(query_number++) + R"("}})";
+                     require_ok(client.get_devices(params), "by name");
+                   }),
          "ms");
   const json first = json::parse(client.get_devices(all)->body);
   const std::string one_id = first["items"][0]["id"];
-  report("GET one device", time_runs(repetitions * 10, [&] { require_ok(client.get_device(one_id), "one device"); }), "ms");
+  report("GET one device", time_runs(repetitions * 10, [&] { require_ok(client.get_device(one_id), "one device"); }),
+         "ms");
   json ids = json::array();
   for (const auto& device : first["items"]) ids.push_back(device["id"]);
   int version = 0;
-  report("PATCH 1000 devices by deviceIds (200, applied inline)", time_runs(repetitions, [&] {
-           require_ok(client.patch_devices({{"deviceIds", ids},
-                                            {"updateOperations",
-                                             {{{"operation", "set"},
-                                               {"target", "tag"},
-                                               {"value", {{"key", "bench"}, {"value", std::to_string(version++)}}}}}}}),
-                      "patch");
-         }),
+  report("PATCH 1000 devices by deviceIds (200, applied inline)",
+         time_runs(repetitions,
+                   [&] {
+                     require_ok(client.patch_devices(
+                                    {{"deviceIds", ids},
+                                     {"updateOperations",
+                                      {{{"operation", "set"},
+                                        {"target", "tag"},
+                                        {"value", {{"key", "bench"}, {"value", std::to_string(version++)}}}}}}}),
+                                "patch");
+                   }),
          "ms");
   const auto [rss_after, peak_after] = memory_mib(pid);
-  std::printf("sandbox resident memory at the end                         %9.0f MiB (peak %.0f MiB)\n", rss_after, peak_after);
+  std::printf("sandbox resident memory at the end                         %9.0f MiB (peak %.0f MiB)\n", rss_after,
+              peak_after);
   return 0;
 }

@@ -312,6 +312,16 @@ private:
     if (auto max = schema.find("maxProperties"); max != schema.end() && instance.size() > max->get<std::size_t>()) {
       out.push_back({path, "must have at most " + max->dump() + (max->get<int>() == 1 ? " field" : " fields"), {}});
     }
+    if (auto names = schema.find("propertyNames"); names != schema.end()) {
+      for (const auto& [key, unused] : instance.items()) {
+        std::vector<Finding> found;
+        validate(*names, json(key), child_path(path, key), found);
+        for (auto& f : found) {
+          f.message = "the name \"" + key + "\" " + f.message;
+          out.push_back(std::move(f));
+        }
+      }
+    }
     for (const auto& [key, value] : instance.items()) {
       bool matched = false;
       const std::string field_path = child_path(path, key);

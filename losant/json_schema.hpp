@@ -3,7 +3,8 @@
 // schemas use: type, enum, const, properties, patternProperties,
 // additionalProperties, required, minProperties, maxProperties, items,
 // minItems, maxItems, minLength, maxLength, pattern, minimum, maximum,
-// oneOf, anyOf, allOf, not, format (email, uri, date-time) and $ref.
+// oneOf, anyOf, allOf, not, propertyNames, format (email, uri, date-time)
+// and $ref. Other keywords (if/then among them) are ignored.
 //
 // No such validator is packaged by Debian for C++, so this one is kept small
 // and is checked against ajv (the reference JavaScript validator) in

@@ -2,8 +2,8 @@
 // Builds an API client from the connection options: checks the application
 // id, loads the token, sets up TLS (warning loudly when verification is off).
 
-#include "runner/commands.hpp"
 #include "api/losant_client.hpp"
+#include "runner/commands.hpp"
 
 #include <expected>
 #include <memory>
@@ -22,7 +22,8 @@ public:
   const ConnectionOptions& options() const { return m_options; }
 
 private:
-  ApiConnection(ConnectionOptions options, std::unique_ptr<api::HttpTransport> transport, api::ClientOptions client_options);
+  ApiConnection(ConnectionOptions options, std::unique_ptr<api::HttpTransport> transport,
+                api::ClientOptions client_options);
   ConnectionOptions m_options;
   std::unique_ptr<api::HttpTransport> m_transport;
   api::LosantClient m_client;
