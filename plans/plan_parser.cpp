@@ -82,11 +82,22 @@ private:
 
   static std::string where(const std::string& path) { return path.empty() ? "" : path + ": "; }
 
-  // A token in the plan would be copied into the state file and every report.
-  void forbid_tokens(const json& root)
+  static const std::vector<std::string>& token_keys()
   {
     static const std::vector<std::string> k_token_keys = {"token", "api_token", "apiToken", "accessToken",
                                                           "access_token"};
+    return k_token_keys;
+  }
+
+  static bool is_token_key(const std::string& key)
+  {
+    return std::find(token_keys().begin(), token_keys().end(), key) != token_keys().end();
+  }
+
+  // A token in the plan would be copied into the state file and every report.
+  void forbid_tokens(const json& root)
+  {
+    const auto& k_token_keys = token_keys();
     const auto check = [&](const json& object, const std::string& base) {
       if (!object.is_object()) return;
       for (const auto& key : k_token_keys) {
@@ -125,14 +136,21 @@ private:
             report(path, where(path) + "unterminated ${ in \"" + text + "\" (write $${ for a literal ${)");
             return;
           }
-          const std::string name = text.substr(i + 2, close - i - 2);
+          // ${NAME} or ${NAME:-default}, the default taken when NAME is unset or empty.
+          std::string name = text.substr(i + 2, close - i - 2);
+          std::optional<std::string> fallback;
+          if (const auto dash = name.find(":-"); dash != std::string::npos) {
+            fallback = name.substr(dash + 2);
+            name = name.substr(0, dash);
+          }
           if (name == token_env || name == "LOSANT_API_TOKEN") {
             report(path, where(path) + "${" + name +
                              "} would copy the API token into the plan, its state file and "
                              "reports; the token is read from the environment by itself");
             return;
           }
-          const auto found = m_env(name);
+          auto found = m_env(name);
+          if ((!found || found->empty()) && fallback) found = fallback;
           if (!found) {
             report(path, where(path) + "environment variable " + name + " is not set (used as ${" + name + "})");
             return;
@@ -153,6 +171,9 @@ private:
       std::string path = violation.path;
       if (!prefix.empty()) path = path.empty() ? prefix : prefix + "." + path;
       const bool at_key = violation.message.starts_with("unknown field") || violation.message.starts_with("the name");
+      const auto last_dot = path.find_last_of('.');
+      const std::string field = last_dot == std::string::npos ? path : path.substr(last_dot + 1);
+      if (at_key && is_token_key(field)) continue; // already reported, with the reason
       report(path, losant::describe({path, violation.message}), at_key);
     }
   }
@@ -287,15 +308,21 @@ private:
     std::vector<std::string> query_names;
     for (const auto& q : plan.queries) query_names.push_back(q.name);
     std::vector<std::string> seen_ids;
+    if (!root.contains("steps") || !root["steps"].is_array()) return;
     const json& steps = root["steps"];
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (!steps[i].is_object() || !steps[i].contains("id") || !steps[i]["id"].is_string()) continue;
+      const std::string id = steps[i]["id"].get<std::string>();
+      const std::string path = "steps[" + std::to_string(i) + "].id";
+      if (std::find(seen_ids.begin(), seen_ids.end(), id) != seen_ids.end()) {
+        report(path, path + ": step id \"" + id + "\" is used by an earlier step; ids must be unique");
+      }
+      seen_ids.push_back(id);
+    }
     for (std::size_t i = 0, s = 0; i < steps.size() && s < plan.steps.size(); ++i) {
       if (!steps[i].is_object() || !action_from_name(steps[i].value("action", ""))) continue;
       const Step& step = plan.steps[s++];
       const std::string path = "steps[" + std::to_string(i) + "]";
-      if (std::find(seen_ids.begin(), seen_ids.end(), step.id) != seen_ids.end()) {
-        report(path + ".id", path + ".id: step id \"" + step.id + "\" is used by an earlier step; ids must be unique");
-      }
-      seen_ids.push_back(step.id);
       if (step.action == ActionKind::create || step.query.empty()) continue;
       const QuerySpec* query = plan.find_query(step.query);
       if (query == nullptr) {

@@ -86,6 +86,15 @@ void add_devices_command(CLI::App& app, ConnectionOptions& c, DevicesOptions& o,
   cmd->callback([&selected] { selected = 2; });
 }
 
+void add_validate_command(CLI::App& app, ValidateOptions& o, int& selected)
+{
+  auto* cmd = app.add_subcommand("validate", "Check plans and report every problem (file:line:col); sends nothing");
+  cmd->add_option("plans", o.plans, "plan files")->required()->check(CLI::ExistingFile);
+  cmd->callback([&selected] { selected = 3; });
+  auto* schema = app.add_subcommand("plan-schema", "Print the plan format's JSON Schema (for editors)");
+  schema->callback([&selected] { selected = 4; });
+}
+
 } // namespace
 
 int run_cli(int argc, char** argv)
@@ -105,6 +114,8 @@ int run_cli(int argc, char** argv)
   DevicesOptions devices;
   add_sandbox_command(app, sandbox, selected);
   add_devices_command(app, connection, devices, selected);
+  ValidateOptions validate;
+  add_validate_command(app, validate, selected);
 
   try {
     app.parse(argc, argv);
@@ -126,6 +137,8 @@ int run_cli(int argc, char** argv)
     switch (selected) {
     case 1: return run_sandbox(sandbox);
     case 2: return run_devices(connection, devices);
+    case 3: return run_validate(validate);
+    case 4: return run_plan_schema();
     default: break;
     }
   } catch (const std::exception& error) {

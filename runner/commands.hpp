@@ -65,7 +65,13 @@ struct DevicesOptions {
   std::string output = "text";
 };
 
+struct ValidateOptions {
+  std::vector<std::string> plans;
+};
+
 int run_sandbox(const SandboxOptions& options);
+int run_validate(const ValidateOptions& options);
+int run_plan_schema();
 int run_devices(const ConnectionOptions& connection, const DevicesOptions& options);
 
 // Entry point of the executable: parses arguments, runs a command, maps
