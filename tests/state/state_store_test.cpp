@@ -1,0 +1,202 @@
+#include "state/state_store.hpp"
+
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sqlite3.h>
+#include <sstream>
+#include <unistd.h>
+
+using namespace fleetrun::state;
+using fleetrun::testing::TempDir;
+
+namespace {
+
+std::unique_ptr<StateStore> open_new(const TempDir& dir)
+{
+  auto store = StateStore::open((dir / "state.db").string(), OpenMode::create_if_missing);
+  REQUIRE(store.has_value());
+  return std::move(*store);
+}
+
+RunRecord sample_run(const std::string& id)
+{
+  RunRecord run;
+  run.id = id;
+  run.kind = RunKind::apply;
+  run.plan_path = "plan.yaml";
+  run.plan_hash = "abc";
+  run.effective_hash = "def";
+  run.plan_text = "version: 1";
+  run.api_url = "http://127.0.0.1:1";
+  run.application_id = "5f1a2b3c4d5e6f7a8b9c0d1e";
+  run.created_ms = 1000;
+  run.updated_ms = 1000;
+  return run;
+}
+
+void raw_sql(const std::string& path, const std::string& sql)
+{
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+} // namespace
+
+TEST_CASE("a new state file gets the schema, and runs survive reopening", "[state_store]")
+{
+  TempDir dir;
+  {
+    auto store = open_new(dir);
+    store->insert_run(sample_run("r-1"));
+  }
+  auto reopened = StateStore::open((dir / "state.db").string(), OpenMode::must_exist);
+  REQUIRE(reopened.has_value());
+  const auto run = (*reopened)->run("r-1");
+  REQUIRE(run.has_value());
+  CHECK(run->plan_hash == "abc");
+  CHECK(run->status == RunStatus::running);
+}
+
+TEST_CASE("must_exist refuses a missing file with advice", "[state_store]")
+{
+  TempDir dir;
+  const auto missing = StateStore::open((dir / "none.db").string(), OpenMode::must_exist);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().message.find("no state file at") != std::string::npos);
+}
+
+TEST_CASE("foreign, corrupt and newer files are refused with a reason", "[state_store]")
+{
+  TempDir dir;
+  const std::string foreign = (dir / "foreign.db").string();
+  raw_sql(foreign, "CREATE TABLE t (x)");
+  CHECK(StateStore::open(foreign, OpenMode::must_exist).error().message.find("not a fleetrun state file") !=
+        std::string::npos);
+
+  const std::string text = (dir / "text.db").string();
+  std::ofstream(text) << "this is not a database at all, just some text that is long enough to look like a header....";
+  CHECK(StateStore::open(text, OpenMode::must_exist).error().message.find("not a fleetrun state file") !=
+        std::string::npos);
+
+  {
+    open_new(dir);
+  }
+  raw_sql((dir / "state.db").string(), "PRAGMA user_version=99");
+  const auto newer = StateStore::open((dir / "state.db").string(), OpenMode::must_exist);
+  REQUIRE_FALSE(newer.has_value());
+  CHECK(newer.error().message.find("written by a newer fleetrun (state schema 99)") != std::string::npos);
+}
+
+TEST_CASE("a transaction rolls back unless committed", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  {
+    auto transaction = store->transaction();
+    store->insert_run(sample_run("r-rolled-back"));
+  }
+  CHECK_FALSE(store->run("r-rolled-back").has_value());
+  {
+    auto transaction = store->transaction();
+    store->insert_run(sample_run("r-kept"));
+    transaction.commit();
+  }
+  CHECK(store->run("r-kept").has_value());
+}
+
+TEST_CASE("device lists stream in and out in order; drift is their difference", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  store->insert_run(sample_run("r-1"));
+  store->append_devices("r-1", "q", {{"a", "{\"id\":\"a\"}"}, {"b", "{}"}});
+  store->append_devices("r-1", "q", {{"c", "{}"}});
+  store->append_devices("r-1", "fresh", {{"b", "{}"}, {"c", "{}"}, {"d", "{}"}});
+  CHECK(store->device_count("r-1", "q") == 3);
+  std::vector<std::string> ids;
+  store->for_each_device("r-1", "q", true, [&](const std::string& id, const std::string& doc) {
+    ids.push_back(id);
+    if (id == "a") CHECK(doc == "{\"id\":\"a\"}");
+  });
+  CHECK(ids == std::vector<std::string>{"a", "b", "c"});
+  std::int64_t gone = 0, added = 0;
+  CHECK(store->devices_missing_from("r-1", "q", "r-1", "fresh", 10, gone) == std::vector<std::string>{"a"});
+  CHECK(store->devices_missing_from("r-1", "fresh", "r-1", "q", 10, added) == std::vector<std::string>{"d"});
+  CHECK(gone == 1);
+  CHECK(added == 1);
+}
+
+TEST_CASE("batches round-trip every field", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  store->insert_run(sample_run("r-1"));
+  BatchRecord batch;
+  batch.run_id = "r-1";
+  batch.step_index = 2;
+  batch.batch_index = 7;
+  batch.status = BatchStatus::planned;
+  batch.device_ids_json = R"(["x"])";
+  batch.device_count = 1;
+  batch.method = "PATCH";
+  batch.path = "/devices";
+  batch.body = "{}";
+  batch.request_hash = "h";
+  store->insert_batch(batch);
+  batch.status = BatchStatus::enqueued;
+  batch.job_id = "job1";
+  batch.attempts = 2;
+  batch.outcome_json = R"({"updated":1})";
+  store->update_batch(batch);
+  const auto read = store->batch("r-1", 2, 7);
+  REQUIRE(read.has_value());
+  CHECK(read->status == BatchStatus::enqueued);
+  CHECK(read->job_id == "job1");
+  CHECK(read->attempts == 2);
+  CHECK(read->outcome_json == R"({"updated":1})");
+  CHECK(store->batches("r-1", 2).size() == 1);
+}
+
+TEST_CASE("the lock refuses a live holder and takes over from a dead one", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  store->insert_run(sample_run("r-1"));
+  REQUIRE(store->acquire_lock("r-1").has_value());
+  REQUIRE(store->acquire_lock("r-1").has_value()); // re-entrant for the same process
+
+  // A live holder: this test's parent process, with its real start time.
+  const auto mine = store->lock_holder("r-1");
+  REQUIRE(mine.has_value());
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::ifstream stat("/proc/" + std::to_string(getppid()) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field, start;
+  for (int i = 3; i <= 22 && fields >> field; ++i) start = field;
+  store->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = '" + start + "'");
+  const auto refused = store->acquire_lock("r-1");
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().pid == getppid());
+  CHECK(refused.error().host == host);
+
+  // A dead holder: a pid that does not exist.
+  store->execute("UPDATE run_locks SET pid = 99999999");
+  REQUIRE(store->acquire_lock("r-1").has_value());
+  const auto events = store->events("r-1");
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == "lock_taken_over");
+  CHECK(events[0].message.find("pid 99999999") != std::string::npos);
+
+  // A reused pid (alive, but a different process than the holder) is not the holder.
+  store->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = 'other'");
+  CHECK(store->acquire_lock("r-1").has_value());
+  store->release_lock("r-1");
+  CHECK_FALSE(store->lock_holder("r-1").has_value());
+}
