@@ -107,6 +107,19 @@ std::string LosantClient::app_path() const
 
 ApiResult LosantClient::call(const std::string& method, const std::string& path, QueryParams params, const json* body)
 {
+  return send(method, path, std::move(params),
+              body == nullptr ? std::nullopt : std::optional<std::string>(body->dump()));
+}
+
+ApiResult LosantClient::request(const std::string& method, const std::string& path, QueryParams params,
+                                const std::optional<std::string>& body)
+{
+  return send(method, app_path() + path, std::move(params), body);
+}
+
+ApiResult LosantClient::send(const std::string& method, const std::string& path, QueryParams params,
+                             const std::optional<std::string>& body)
+{
   // The official clients ask for the same envelope on every call.
   params.emplace_back("_actions", "false");
   params.emplace_back("_links", "true");
@@ -118,9 +131,9 @@ ApiResult LosantClient::call(const std::string& method, const std::string& path,
                      {"Accept", "application/json"},
                      {"Accept-Version", m_options.accept_version},
                      {"User-Agent", "fleetrun/0.1.0"}};
-  if (body != nullptr) {
+  if (body) {
     request.headers.emplace_back("Content-Type", "application/json");
-    request.body = body->dump();
+    request.body = *body;
   }
   const auto started = std::chrono::steady_clock::now();
   auto response = m_transport.send(request);

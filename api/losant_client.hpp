@@ -84,10 +84,17 @@ public:
   ApiResult get_job_log(const std::string& job_log_id);
   ApiResult list_job_logs(const JobLogListParams& params);
 
+  // Any call under /applications/{applicationId}: `path` like "/devices/delete",
+  // `body` already JSON text. The coordinator replays stored requests with it.
+  ApiResult request(const std::string& method, const std::string& path, QueryParams params,
+                    const std::optional<std::string>& body);
+
   const std::string& application_id() const { return m_options.application_id; }
 
 private:
   ApiResult call(const std::string& method, const std::string& path, QueryParams params, const nlohmann::json* body);
+  ApiResult send(const std::string& method, const std::string& path, QueryParams params,
+                 const std::optional<std::string>& body);
   std::string app_path() const;
 
   HttpTransport& m_transport;

@@ -12,12 +12,6 @@ namespace fleetrun::runner {
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback)
-{
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
-
 void add_connection_options(CLI::App& command, ConnectionOptions& options)
 {
   command.add_option("--api-url", options.api_url, "API base URL [env LOSANT_API_URL, default https://api.losant.com]");
@@ -95,6 +89,65 @@ void add_validate_command(CLI::App& app, ValidateOptions& o, int& selected)
   schema->callback([&selected] { selected = 4; });
 }
 
+void add_execution_options(CLI::App& command, ExecutionFlags& o)
+{
+  command.add_option("--concurrency", o.concurrency, "requests in flight at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  command.add_option("--rate", o.rate, "requests per second; 0: unlimited until the API throttles")
+      ->capture_default_str();
+  command.add_option("--burst", o.burst, "rate-limit burst (default: the rate)");
+  command.add_option("--retry-budget", o.retry_budget, "retries allowed in this invocation, all batches together")
+      ->capture_default_str();
+  command.add_option("--max-attempts", o.max_attempts, "attempts per batch before it fails")->capture_default_str();
+  command.add_option("--max-failure-percent", o.max_failure_percent, "abort when more of a step's devices fail")
+      ->capture_default_str();
+  command.add_flag("--keep-going", o.keep_going, "run later steps even after a step had failures");
+}
+
+void add_run_commands(CLI::App& app, ConnectionOptions& c, PlanCommandOptions& plan, ApplyOptions& apply,
+                      ResumeOptions& resume, StatusOptions& status, int& selected)
+{
+  const auto output = CLI::IsMember({"text", "json"});
+  auto* plan_cmd =
+      app.add_subcommand("plan", "Dry-run: resolve the queries and show what apply would do (GET requests only)");
+  add_connection_options(*plan_cmd, c);
+  plan_cmd->add_option("plan", plan.plan, "plan file")->required()->check(CLI::ExistingFile);
+  plan_cmd->add_option("--state", plan.state, "state file [default: PLAN with .fleetrun.db]");
+  plan_cmd->add_option("--output", plan.output, "text or json")->check(output)->capture_default_str();
+  plan_cmd->callback([&selected] { selected = 5; });
+
+  auto* apply_cmd = app.add_subcommand("apply", "Apply a plan: every batch recorded before and after its request");
+  add_connection_options(*apply_cmd, c);
+  apply_cmd->add_option("plan", apply.plan, "plan file")->required()->check(CLI::ExistingFile);
+  apply_cmd->add_option("--state", apply.state, "state file [default: PLAN with .fleetrun.db]");
+  apply_cmd->add_flag("--yes,-y", apply.yes, "do not ask before changing devices");
+  apply_cmd->add_option("--from-preview", apply.from_preview, "use exactly the devices of this saved preview run");
+  apply_cmd->add_option("--output", apply.output, "text or json")->check(output)->capture_default_str();
+  add_execution_options(*apply_cmd, apply.execution);
+  apply_cmd->callback([&selected] { selected = 6; });
+
+  auto* resume_cmd = app.add_subcommand("resume", "Continue an interrupted apply run where it stopped");
+  add_connection_options(*resume_cmd, c);
+  resume_cmd->add_option("plan", resume.plan, "plan file [default: the one the run recorded]");
+  resume_cmd->add_option("--state", resume.state, "state file [default: the only *.fleetrun.db here]");
+  resume_cmd->add_option("--run", resume.run, "run id [default: the newest apply run]");
+  resume_cmd->add_option("--output", resume.output, "text or json")->check(output)->capture_default_str();
+  add_execution_options(*resume_cmd, resume.execution);
+  resume_cmd->callback([&selected] { selected = 7; });
+
+  auto* status_cmd = app.add_subcommand("status", "Show a run's steps, batches and events (reads only; takes no lock)");
+  status_cmd->add_option("--state", status.state, "state file [default: the only *.fleetrun.db here]");
+  status_cmd->add_option("--run", status.run, "run id [default: the newest run]");
+  status_cmd->add_option("--output", status.output, "text or json")->check(output)->capture_default_str();
+  status_cmd->callback([&selected] { selected = 8; });
+
+  auto* runs_cmd = app.add_subcommand("runs", "List the runs in a state file");
+  runs_cmd->add_option("--state", status.state, "state file [default: the only *.fleetrun.db here]");
+  runs_cmd->add_option("--output", status.output, "text or json")->check(output)->capture_default_str();
+  runs_cmd->callback([&selected] { selected = 9; });
+}
+
 } // namespace
 
 int run_cli(int argc, char** argv)
@@ -116,6 +169,11 @@ int run_cli(int argc, char** argv)
   add_devices_command(app, connection, devices, selected);
   ValidateOptions validate;
   add_validate_command(app, validate, selected);
+  PlanCommandOptions plan;
+  ApplyOptions apply;
+  ResumeOptions resume;
+  StatusOptions status;
+  add_run_commands(app, connection, plan, apply, resume, status, selected);
 
   try {
     app.parse(argc, argv);
@@ -129,9 +187,6 @@ int run_cli(int argc, char** argv)
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  if (connection.api_url.empty()) connection.api_url = env_or("LOSANT_API_URL", "https://api.losant.com");
-  if (connection.application_id.empty()) connection.application_id = env_or("LOSANT_APPLICATION_ID", "");
-
   // Exceptions are for setup and fatal errors; they end here, once.
   try {
     switch (selected) {
@@ -139,6 +194,11 @@ int run_cli(int argc, char** argv)
     case 2: return run_devices(connection, devices);
     case 3: return run_validate(validate);
     case 4: return run_plan_schema();
+    case 5: return run_plan(connection, plan);
+    case 6: return run_apply(connection, apply);
+    case 7: return run_resume(connection, resume);
+    case 8: return run_status(status);
+    case 9: return run_runs(status);
     default: break;
     }
   } catch (const std::exception& error) {

@@ -1,6 +1,7 @@
 #include "runner/commands.hpp"
 #include "runner/connection.hpp"
 #include "runner/exit_codes.hpp"
+#include "runner/session.hpp"
 
 #include "losant/schemas.hpp"
 
@@ -71,7 +72,7 @@ int run_devices(const ConnectionOptions& connection_options, const DevicesOption
     params.query_json = query.dump();
   }
 
-  auto connection = ApiConnection::open(connection_options);
+  auto connection = ApiConnection::open(effective_connection(connection_options, nullptr));
   if (!connection) {
     spdlog::error("{}", connection.error());
     return k_exit_usage;

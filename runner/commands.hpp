@@ -13,7 +13,7 @@ namespace fleetrun::runner {
 struct ConnectionOptions {
   std::string api_url;        // --api-url, LOSANT_API_URL, default https://api.losant.com
   std::string application_id; // --application, LOSANT_APPLICATION_ID
-  std::string token_env = "LOSANT_API_TOKEN";
+  std::string token_env;      // empty: the plan's target.token_env, else LOSANT_API_TOKEN
   std::string token_file;
   std::string ca_file;
   bool insecure = false;
@@ -65,12 +65,57 @@ struct DevicesOptions {
   std::string output = "text";
 };
 
+// How apply and resume run: the coordinator's knobs.
+struct ExecutionFlags {
+  int concurrency = 4;
+  double rate = 0;
+  double burst = 0;
+  int retry_budget = 500;
+  int max_attempts = 8;
+  bool keep_going = false;
+  double max_failure_percent = 10;
+};
+
+struct PlanCommandOptions {
+  std::string plan;
+  std::string state;
+  std::string output = "text";
+};
+
+struct ApplyOptions {
+  std::string plan;
+  std::string state;
+  bool yes = false;
+  std::string from_preview;
+  std::string output = "text";
+  ExecutionFlags execution;
+};
+
+struct ResumeOptions {
+  std::string plan; // default: the path the run recorded
+  std::string state;
+  std::string run;
+  std::string output = "text";
+  ExecutionFlags execution;
+};
+
+struct StatusOptions {
+  std::string state;
+  std::string run;
+  std::string output = "text";
+};
+
 struct ValidateOptions {
   std::vector<std::string> plans;
 };
 
 int run_sandbox(const SandboxOptions& options);
 int run_validate(const ValidateOptions& options);
+int run_plan(const ConnectionOptions& connection, const PlanCommandOptions& options);
+int run_apply(const ConnectionOptions& connection, const ApplyOptions& options);
+int run_resume(const ConnectionOptions& connection, const ResumeOptions& options);
+int run_status(const StatusOptions& options);
+int run_runs(const StatusOptions& options);
 int run_plan_schema();
 int run_devices(const ConnectionOptions& connection, const DevicesOptions& options);
 

@@ -1,0 +1,57 @@
+#include "jobs/job_log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fleetrun::jobs {
+
+using nlohmann::json;
+
+const char* to_string(JobStatus status)
+{
+  switch (status) {
+  case JobStatus::queued: return "queued";
+  case JobStatus::in_progress: return "inProgress";
+  case JobStatus::completed: return "completed";
+  case JobStatus::errored: return "errored";
+  case JobStatus::failed: return "failed";
+  case JobStatus::unknown: break;
+  }
+  return "unknown";
+}
+
+JobState read_job_log(const json& log)
+{
+  JobState state;
+  const std::string status = log.value("status", "");
+  if (status == "queued")
+    state.status = JobStatus::queued;
+  else if (status == "inProgress")
+    state.status = JobStatus::in_progress;
+  else if (status == "completed")
+    state.status = JobStatus::completed;
+  else if (status == "errored")
+    state.status = JobStatus::errored;
+  else if (status == "failed")
+    state.status = JobStatus::failed;
+  if (auto progress = log.find("progress"); progress != log.end() && progress->is_object()) {
+    state.completed = progress->value("completed", std::int64_t{0});
+    state.total = progress->value("total", std::int64_t{0});
+  }
+  if (auto error = log.find("error"); error != log.end() && error->is_object()) {
+    state.error = error->value("name", "") + ": " + error->value("message", "");
+  }
+  if (auto output = log.find("output"); output != log.end() && output->is_object()) state.output_json = output->dump();
+  state.log_id = log.value("id", "");
+  return state;
+}
+
+std::optional<JobState> find_job_log(const json& page, const std::string& job_id)
+{
+  if (!page.contains("items") || !page["items"].is_array()) return std::nullopt;
+  for (const auto& log : page["items"]) {
+    if (log.value("jobId", "") == job_id || log.value("id", "") == job_id) return read_job_log(log);
+  }
+  return std::nullopt;
+}
+
+} // namespace fleetrun::jobs

@@ -1,0 +1,88 @@
+#include "runner/rate_limiter.hpp"
+
+#include <algorithm>
+
+namespace fleetrun::runner {
+
+namespace {
+constexpr double k_floor = 0.5;                                  // requests/second never go below this
+constexpr auto k_decrease_gap = std::chrono::milliseconds(1000); // one halving per second of 429s
+} // namespace
+
+RateLimiter::RateLimiter(double rate, double burst, Clock::time_point now)
+    : m_configured(std::max(0.0, rate)), m_rate(m_configured), m_burst(burst > 0 ? burst : std::max(1.0, rate)),
+      m_tokens(m_burst), m_last(now)
+{
+}
+
+void RateLimiter::refill(Clock::time_point now)
+{
+  if (m_rate <= 0) return;
+  const double elapsed = std::chrono::duration<double>(now - m_last).count();
+  if (elapsed > 0) {
+    m_tokens = std::min(m_burst, m_tokens + elapsed * m_rate);
+    m_last = now;
+  }
+}
+
+bool RateLimiter::try_acquire(Clock::time_point now, Clock::duration& wait)
+{
+  if (m_rate <= 0) {
+    m_recent.push_back(now);
+    while (!m_recent.empty() && now - m_recent.front() > std::chrono::seconds(2)) m_recent.pop_front();
+    wait = Clock::duration::zero();
+    return true;
+  }
+  refill(now);
+  if (m_tokens >= 1.0) {
+    m_tokens -= 1.0;
+    wait = Clock::duration::zero();
+    return true;
+  }
+  wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1.0 - m_tokens) / m_rate));
+  return false;
+}
+
+void RateLimiter::on_throttled(Clock::time_point now)
+{
+  if (m_rate <= 0) {
+    // Unlimited until now: start from what was being achieved, halved.
+    const double achieved = static_cast<double>(m_recent.size()) / 2.0;
+    m_rate = std::max(k_floor, achieved / 2.0);
+    m_burst = std::max(1.0, m_rate);
+    m_tokens = 0;
+    m_last = now;
+    m_last_decrease = now;
+    return;
+  }
+  if (now - m_last_decrease < k_decrease_gap) return; // the same burst of 429s counts once
+  refill(now);
+  m_rate = std::max(k_floor, m_rate / 2.0);
+  m_burst = std::max(1.0, std::min(m_burst, m_rate));
+  m_tokens = std::min(m_tokens, 0.0);
+  m_last_decrease = now;
+}
+
+void RateLimiter::on_success(Clock::time_point now)
+{
+  if (m_rate <= 0) return;
+  const double target = m_configured > 0 ? m_configured : m_rate * 2;
+  if (m_rate >= target) return;
+  refill(now);
+  // Additive increase: 2% of the target per success, so a halved rate takes
+  // about 25 successes to come back.
+  m_rate = std::min(target, m_rate + std::max(0.05, target * 0.02));
+  if (m_configured > 0) m_burst = std::max(m_burst, std::min(m_configured, m_rate));
+}
+
+void RateLimiter::start_at(double rate, Clock::time_point now)
+{
+  if (rate <= 0) return;
+  if (m_configured > 0) rate = std::min(rate, m_configured);
+  m_rate = rate;
+  m_burst = std::max(1.0, std::min(m_burst, rate));
+  m_tokens = std::min(m_tokens, m_burst);
+  m_last = now;
+}
+
+} // namespace fleetrun::runner

@@ -1,0 +1,44 @@
+#pragma once
+// The client-side rate limit: a token bucket of `rate` requests per second
+// and `burst` tokens, which also learns. A 429 halves the rate (down to a
+// floor); each later success adds back a little until the configured rate is
+// reached again (additive increase, multiplicative decrease). Without a
+// configured rate it sends freely until the first 429, then starts from the
+// rate it was achieving. Not thread safe: the coordinator owns it.
+
+#include <chrono>
+#include <deque>
+
+namespace fleetrun::runner {
+
+class RateLimiter {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  // rate <= 0: unlimited until throttled. burst <= 0: max(1, rate).
+  RateLimiter(double rate, double burst, Clock::time_point now);
+
+  // Takes a token if one is available now; otherwise returns how long until one is.
+  bool try_acquire(Clock::time_point now, Clock::duration& wait);
+
+  void on_throttled(Clock::time_point now);
+  void on_success(Clock::time_point now);
+
+  // Starts from a rate learned earlier (resume), below the configured one.
+  void start_at(double rate, Clock::time_point now);
+
+  double current_rate() const { return m_rate; } // 0: unlimited
+  double configured_rate() const { return m_configured; }
+
+private:
+  void refill(Clock::time_point now);
+  double m_configured;
+  double m_rate;
+  double m_burst;
+  double m_tokens;
+  Clock::time_point m_last;
+  Clock::time_point m_last_decrease{};
+  std::deque<Clock::time_point> m_recent; // send times over the last two seconds, while unlimited
+};
+
+} // namespace fleetrun::runner
