@@ -109,7 +109,7 @@ TEST_CASE("a transaction rolls back unless committed", "[state_store]")
   CHECK(store->run("r-kept").has_value());
 }
 
-TEST_CASE("device lists stream in and out in order; drift is their difference", "[state_store]")
+TEST_CASE("device lists stream in and out in order and drift is their difference", "[state_store]")
 {
   TempDir dir;
   auto store = open_new(dir);

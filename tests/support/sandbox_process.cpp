@@ -124,9 +124,16 @@ nlohmann::json SandboxProcess::admin_post(const std::string& path, const std::st
   return nlohmann::json::parse(body);
 }
 
-CommandResult run_fleetrun(const std::vector<std::string>& args, const std::vector<std::string>& env)
+void write_file(const std::filesystem::path& path, const std::string& text)
 {
-  TempDir dir;
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+namespace {
+
+pid_t spawn_fleetrun(const std::vector<std::string>& args, const std::vector<std::string>& env, const TempDir& dir)
+{
   std::vector<std::string> argv = {FLEETRUN_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   auto c_argv = as_argv(argv);
@@ -144,13 +151,81 @@ CommandResult run_fleetrun(const std::vector<std::string>& args, const std::vect
     throw std::runtime_error("cannot start " FLEETRUN_BINARY);
   }
   posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+CommandResult collect(pid_t pid, const TempDir& dir)
+{
   int status = 0;
   waitpid(pid, &status, 0);
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
+  result.out = read_file(dir / "out");
+  result.err = read_file(dir / "err");
   return result;
+}
+
+} // namespace
+
+FleetrunProcess::FleetrunProcess(const std::vector<std::string>& args, const std::vector<std::string>& env)
+    : m_pid(spawn_fleetrun(args, env, m_dir))
+{
+}
+
+FleetrunProcess::~FleetrunProcess()
+{
+  if (!m_waited) {
+    kill(m_pid, SIGKILL);
+    int status = 0;
+    waitpid(m_pid, &status, 0);
+  }
+}
+
+void FleetrunProcess::signal(int signal_number)
+{
+  kill(m_pid, signal_number);
+}
+
+CommandResult FleetrunProcess::wait()
+{
+  m_waited = true;
+  return collect(m_pid, m_dir);
+}
+
+CommandResult run_fleetrun(const std::vector<std::string>& args, const std::vector<std::string>& env)
+{
+  TempDir dir;
+  return collect(spawn_fleetrun(args, env, dir), dir);
+}
+
+nlohmann::json comparable_fleet(const SandboxProcess& sandbox)
+{
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) {
+    nlohmann::json tags = nlohmann::json::array();
+    for (const auto& tag : device["tags"]) {
+      // The marker tag's value is the run id, different in every run.
+      tags.push_back(tag["key"] == "fleetrun_run" ? nlohmann::json{{"key", "fleetrun_run"}} : tag);
+    }
+    std::sort(tags.begin(), tags.end());
+    nlohmann::json attributes = nlohmann::json::array();
+    for (const auto& attribute : device["attributes"]) attributes.push_back(attribute);
+    nlohmann::json commands = nlohmann::json::array();
+    for (const auto& command : device["commands"]) {
+      commands.push_back({{"name", command["name"]}, {"payload", command.value("payload", nlohmann::json())}});
+    }
+    out.push_back({{"name", device["name"]},
+                   {"description", device["description"]},
+                   {"deviceClass", device["deviceClass"]},
+                   {"deleted", device.contains("deletedAt")},
+                   {"tags", tags},
+                   {"attributes", attributes},
+                   {"data", device["dataPointsByAttribute"]},
+                   {"commands", commands}});
+  }
+  // Created devices get new ids in each run: compare by content, in name order.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a["name"] < b["name"]; });
+  return out;
 }
 
 std::vector<std::string> sandbox_env(const SandboxProcess& sandbox)

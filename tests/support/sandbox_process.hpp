@@ -44,8 +44,33 @@ struct CommandResult {
   std::string err;
 };
 
+// The sandbox's fleet with every timestamp left out: devices (deleted or
+// not), their fields, tags, attribute names, data-point counts per attribute,
+// and commands by name and payload. Two runs that did the same work compare equal.
+nlohmann::json comparable_fleet(const SandboxProcess& sandbox);
+
+// Writes `text` to `path`.
+void write_file(const std::filesystem::path& path, const std::string& text);
+
 // Runs `fleetrun <args>` with extra environment variables (NAME=value).
 CommandResult run_fleetrun(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// `fleetrun <args>` running in the background, for tests that signal or kill it.
+class FleetrunProcess {
+public:
+  FleetrunProcess(const std::vector<std::string>& args, const std::vector<std::string>& env);
+  ~FleetrunProcess();
+  FleetrunProcess(const FleetrunProcess&) = delete;
+  FleetrunProcess& operator=(const FleetrunProcess&) = delete;
+  void signal(int signal_number);
+  CommandResult wait(); // exit code (128+signal when killed) and output
+  int pid() const { return m_pid; }
+
+private:
+  TempDir m_dir;
+  int m_pid = -1;
+  bool m_waited = false;
+};
 
 // The environment that points fleetrun at a sandbox.
 std::vector<std::string> sandbox_env(const SandboxProcess& sandbox);

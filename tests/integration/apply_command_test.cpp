@@ -1,0 +1,232 @@
+// `fleetrun apply`: for every action, the sandbox's state afterwards is what
+// the preview said; drift, confirmation and failures behave as documented.
+#include "tests/support/sandbox_process.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using nlohmann::json;
+using namespace fleetrun::testing;
+
+namespace {
+
+const std::string k_devices = std::string("/applications/") + k_sandbox_application + "/devices";
+
+json preview(const TempDir& dir, const SandboxProcess& sandbox)
+{
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--output", "json"}, sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  return json::parse(result.out);
+}
+
+CommandResult apply(const TempDir& dir, const SandboxProcess& sandbox, std::vector<std::string> extra = {})
+{
+  std::vector<std::string> args = {"apply", (dir / "plan.yaml").string(), "--yes"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_fleetrun(args, sandbox_env(sandbox));
+}
+
+json by_id(const json& devices)
+{
+  json out = json::object();
+  for (const auto& device : devices) out[device["id"].get<std::string>()] = device;
+  return out;
+}
+
+std::string tag_of(const json& device, const std::string& key)
+{
+  for (const auto& tag : device["tags"]) {
+    if (tag["key"] == key) return tag["value"];
+  }
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("patch changes exactly the previewed devices, as the preview said", "[apply_command]")
+{
+  TempDir dir;
+  // A low job threshold: the 1000-device batch is queued as a job and followed.
+  SandboxProcess sandbox({"--devices", "3000", "--job-threshold", "300", "--job-duration-ms", "200"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  legacy: {query: {tags: {fw: {$in: ["1.2.0", "1.3.1"]}}}}
+steps:
+  - id: tag
+    action: patch
+    query: legacy
+    updateOperations: [{operation: set, target: tag, value: {key: wave, value: "3"}}]
+)");
+  const json facts = preview(dir, sandbox);
+  const auto previewed = facts["steps"][0]["deviceIds"].get<std::set<std::string>>();
+  REQUIRE(previewed.size() > 1000);
+  const auto result = apply(dir, sandbox);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json devices = by_id(sandbox.admin_get("/_sandbox/devices"));
+  for (const auto& [id, device] : devices.items()) {
+    CHECK((tag_of(device, "wave") == "3") == previewed.contains(id));
+  }
+  CHECK(result.out.find("completed") != std::string::npos);
+  CHECK(sandbox.admin_get("/_sandbox/stats")["requests"]["PATCH /applications/{applicationId}/devices 202"] >= 1);
+}
+
+TEST_CASE("delete, remove_data, send_command, export, restore and create do what the preview said", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "500", "--job-threshold", "50", "--job-duration-ms", "100"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  stale: {query: {connectionStatus: disconnected}}
+  south_gw: {query: {deviceClass: gateway, tags: {site: south}}}
+steps:
+  - {id: backup, action: export, query: stale, format: json}
+  - {id: purge, action: remove_data, query: stale, attributes: [temperature]}
+  - {id: retire, action: delete, query: stale}
+  - {id: reboot, action: send_command, query: south_gw, name: reboot, payload: {delay: 5}}
+  - id: provision
+    action: create
+    devices: [{name: new-one, tags: [{key: site, value: harbor}]}, {name: new-two}]
+)");
+  const json facts = preview(dir, sandbox);
+  const auto stale = facts["steps"][0]["deviceIds"].get<std::set<std::string>>();
+  const auto south_gw = facts["steps"][3]["deviceIds"].get<std::set<std::string>>();
+  const auto result = apply(dir, sandbox);
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  const json devices = by_id(sandbox.admin_get("/_sandbox/devices"));
+  int created = 0;
+  for (const auto& [id, device] : devices.items()) {
+    CHECK(device.contains("deletedAt") == stale.contains(id));
+    if (stale.contains(id)) CHECK_FALSE(device["dataPointsByAttribute"].contains("temperature"));
+    const bool rebooted = device["commands"].size() == 1 && device["commands"][0]["name"] == "reboot";
+    CHECK(rebooted == (south_gw.contains(id) && !stale.contains(id))); // deleted in step 3 first
+    if (device["name"] == "new-one" || device["name"] == "new-two") {
+      ++created;
+      CHECK_FALSE(tag_of(device, "fleetrun_run").empty());
+    }
+  }
+  CHECK(created == 2);
+  bool exported = false;
+  for (const auto& job : sandbox.admin_get("/_sandbox/jobs"))
+    exported = exported || job["name"] == "Device Metadata Export";
+  CHECK((exported || sandbox.admin_get("/_sandbox/stats")["requests"].contains(
+                         "POST /applications/{applicationId}/devices/export 200")));
+
+  // And back: restore the deleted ones.
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  gone: {deleted: true, query: {connectionStatus: disconnected}}
+steps: [{id: undo, action: restore, query: gone}]
+)");
+  const auto restored = apply(dir, sandbox);
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  const json after = by_id(sandbox.admin_get("/_sandbox/devices"));
+  for (const auto& [id, device] : after.items()) CHECK_FALSE(device.contains("deletedAt"));
+}
+
+TEST_CASE("without --yes and without a terminal, apply refuses and changes nothing", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "100"});
+  write_file(dir / "plan.yaml",
+             "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: delete, query: q}]\n");
+  const json before = comparable_fleet(sandbox);
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("pass --yes") != std::string::npos);
+  CHECK(comparable_fleet(sandbox) == before);
+}
+
+TEST_CASE("apply --from-preview reports drift and aborts by default", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "100"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {gw: {query: {deviceClass: gateway}}}
+steps: [{id: tag, action: patch, query: gw, updateFields: {description: seen}}]
+)");
+  const std::string run = preview(dir, sandbox)["run"];
+  REQUIRE(http_request(sandbox.port(), "POST", k_devices, R"({"name":"late-gateway","deviceClass":"gateway"})").first ==
+          201);
+  const auto result = apply(dir, sandbox, {"--from-preview", run});
+  CHECK(result.exit_code == 3);
+  CHECK(result.err.find("1 device(s) added, 0 gone since the preview") != std::string::npos);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK(device["description"] != "seen");
+}
+
+TEST_CASE("with on_drift: use_snapshot, apply touches exactly the previewed devices", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "100"});
+  write_file(dir / "plan.yaml", R"(version: 1
+options: {on_drift: use_snapshot}
+queries: {gw: {query: {deviceClass: gateway}}}
+steps: [{id: tag, action: patch, query: gw, updateFields: {description: seen}}]
+)");
+  const json facts = preview(dir, sandbox);
+  const auto previewed = facts["steps"][0]["deviceIds"].get<std::set<std::string>>();
+  REQUIRE(http_request(sandbox.port(), "POST", k_devices, R"({"name":"late-gateway","deviceClass":"gateway"})").first ==
+          201);
+  const auto result = apply(dir, sandbox, {"--from-preview", facts["run"].get<std::string>()});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) {
+    CHECK((device["description"] == "seen") == previewed.contains(device["id"].get<std::string>()));
+  }
+}
+
+TEST_CASE("a changed plan cannot be applied from an older preview", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "20"});
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                "patch, query: q, updateFields: {description: a}}]\n");
+  const std::string run = preview(dir, sandbox)["run"];
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                "patch, query: q, updateFields: {description: b}}]\n");
+  const auto result = apply(dir, sandbox, {"--from-preview", run});
+  CHECK(result.exit_code == 4);
+  CHECK(result.err.find("the plan changed since preview") != std::string::npos);
+}
+
+TEST_CASE("a job that fails marks its batch failed, stops later steps and exits 1", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox(
+      {"--devices", "200", "--job-threshold", "0", "--job-duration-ms", "50", "--job-fail-rate", "1"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {q: {query: {deviceClass: {$ne: gateway}}}}
+steps:
+  - {id: first, action: patch, query: q, updateFields: {description: x}}
+  - {id: second, action: delete, query: q}
+)");
+  const auto result = apply(dir, sandbox);
+  CHECK(result.exit_code == 1);
+  CHECK(result.out.find("Injected fault") != std::string::npos);
+  CHECK(result.out.find("2. second delete: pending") != std::string::npos);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK_FALSE(device.contains("deletedAt"));
+}
+
+TEST_CASE("transient 5xx answers are retried to success", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "300", "--fault-5xx", "0.3", "--fault-seed", "4"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {q: {query: {deviceClass: {$ne: gateway}}}}
+steps: [{id: tag, action: patch, query: q, batch_size: 20, updateFields: {description: retried}}]
+)");
+  const auto result = apply(dir, sandbox, {"--output", "json"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json status = json::parse(result.out);
+  CHECK(status["summary"]["counters"]["retries"].get<int>() > 0);
+  CHECK(status["summary"]["counters"]["serverErrors5xx"] == status["summary"]["counters"]["retries"]);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) {
+    if (device["deviceClass"] != "gateway") CHECK(device["description"] == "retried");
+  }
+}

@@ -1,0 +1,164 @@
+// `fleetrun plan`: the dry-run, against the real sandbox.
+#include "tests/support/sandbox_process.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+
+using nlohmann::json;
+using namespace fleetrun::testing;
+
+namespace {
+
+const char* k_changing_plan = R"(version: 1
+queries:
+  north_gateways:
+    query: {deviceClass: gateway, tags: {site: north}}
+  stale:
+    query: {connectionStatus: disconnected}
+steps:
+  - id: tag
+    action: patch
+    query: north_gateways
+    updateOperations:
+      - {operation: set, target: tag, value: {key: fw, value: "9.9.9"}}
+      - {operation: set, target: description, value: checked}
+  - id: ping
+    action: send_command
+    query: north_gateways
+    name: ping
+  - id: purge
+    action: remove_data
+    query: stale
+  - id: retire
+    action: delete
+    query: stale
+)";
+
+std::set<std::string> ids_where(const json& devices, const std::function<bool(const json&)>& predicate)
+{
+  std::set<std::string> ids;
+  for (const auto& device : devices) {
+    if (predicate(device)) ids.insert(device["id"].get<std::string>());
+  }
+  return ids;
+}
+
+bool has_tag(const json& device, const std::string& key, const std::string& value)
+{
+  for (const auto& tag : device["tags"]) {
+    if (tag["key"] == key && tag["value"] == value) return true;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("a dry-run sends only GET requests and changes nothing", "[plan_command]")
+{
+  TempDir dir;
+  const auto log = (dir / "requests.jsonl").string();
+  SandboxProcess sandbox({"--devices", "400", "--request-log", log});
+  write_file(dir / "plan.yaml", k_changing_plan);
+  const json before = comparable_fleet(sandbox);
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("Nothing was changed") != std::string::npos);
+  CHECK(comparable_fleet(sandbox) == before);
+  std::ifstream in(log);
+  int requests = 0;
+  for (std::string line; std::getline(in, line);) {
+    const json entry = json::parse(line);
+    if (entry["path"].get<std::string>().starts_with("/_sandbox")) continue;
+    CHECK(entry["method"] == "GET");
+    ++requests;
+  }
+  CHECK(requests >= 2);
+}
+
+TEST_CASE("the JSON preview lists every device each step would touch, and patch values before and after",
+          "[plan_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "600"});
+  write_file(dir / "plan.yaml", k_changing_plan);
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--output", "json"}, sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json preview = json::parse(result.out);
+  const json devices = sandbox.admin_get("/_sandbox/devices");
+  const auto north_gateways =
+      ids_where(devices, [](const json& d) { return d["deviceClass"] == "gateway" && has_tag(d, "site", "north"); });
+  const auto stale = ids_where(devices, [](const json& d) { return d["connectionInfo"]["connected"] == 0; });
+  REQUIRE(preview["steps"].size() == 4);
+  const json& tag = preview["steps"][0];
+  CHECK(tag["devices"] == north_gateways.size());
+  CHECK(tag["deviceIds"].get<std::set<std::string>>() == north_gateways);
+  CHECK(tag["deviceChanges"].size() == north_gateways.size());
+  for (const auto& device : tag["deviceChanges"]) {
+    bool description_changes = false;
+    for (const auto& change : device["changes"]) {
+      if (change["field"] == "description") {
+        description_changes = true;
+        CHECK(change["after"] == "checked");
+      }
+    }
+    CHECK(description_changes);
+  }
+  CHECK(preview["steps"][1]["command"]["recipients"] == north_gateways.size());
+  CHECK(preview["steps"][2]["deviceIds"].get<std::set<std::string>>() == stale);
+  CHECK(preview["steps"][3]["requests"] == 1);
+  CHECK(preview["guards"]["ok"] == true);
+  CHECK_FALSE(preview["run"].get<std::string>().empty());
+}
+
+TEST_CASE("a guard violation refuses the preview and is recorded", "[plan_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "200"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  many: {query: {deviceClass: {$ne: gateway}}, expect: {max: 10}}
+steps: [{id: d, action: delete, query: many}]
+)");
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  CHECK(result.exit_code == 3);
+  CHECK(result.out.find("more than expect.max 10") != std::string::npos);
+  const auto runs = run_fleetrun({"runs", "--state", (dir / "plan.fleetrun.db").string(), "--output", "json"});
+  REQUIRE(runs.exit_code == 0);
+  CHECK(json::parse(runs.out)[0]["status"] == "refused");
+}
+
+TEST_CASE("a query that matches the whole fleet is refused for a changing step", "[plan_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "50"});
+  // Not empty, but it matches every device all the same.
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  everything: {query: {name: {$ne: "no such device"}}}
+steps: [{id: wipe, action: remove_data, query: everything}]
+)");
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  CHECK(result.exit_code == 3);
+  CHECK(result.out.find("every device of the application (50)") != std::string::npos);
+}
+
+TEST_CASE("an invalid plan is refused before any request", "[plan_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "5"});
+  write_file(dir / "plan.yaml", "version: 1\nsteps:\n  - {id: a, action: delet, query: q}\n");
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  CHECK(result.exit_code == 2);
+  CHECK(
+      result.err.find("plan.yaml:3:21: error: steps[0].action: unknown action \"delet\" (did you mean \"delete\"?)") !=
+      std::string::npos);
+  CHECK(sandbox.admin_get("/_sandbox/stats")["requests"].empty());
+  CHECK_FALSE(std::filesystem::exists(dir / "plan.fleetrun.db"));
+}
