@@ -139,6 +139,80 @@ bool changes_any_device(const plans::Plan& plan, const json& facts)
   return false;
 }
 
+// Everything before the first change: resolve the queries (GET only), check
+// drift against the preview and the guards, show the plan, ask, and record
+// the steps. Apply runs it; resume runs it again for a run that was stopped
+// before its steps were recorded (nothing was changed then).
+int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::RunRecord& run,
+                const std::optional<state::RunRecord>& preview, api::LosantClient& client,
+                const std::atomic<bool>& stop, bool yes, const std::string& output)
+{
+  const auto refuse = [&](const std::string& message, int code) {
+    db.add_event(run.id, "refused", message);
+    db.set_run_status(run.id, state::RunStatus::refused);
+    db.release_lock(run.id);
+    spdlog::error("{}; nothing was changed", message);
+    return code;
+  };
+
+  // Fresh resolution (GET only): the devices to use without a preview, and the
+  // drift check against it with one.
+  if (auto resolved = resolve_queries(db, *plan, run.id, client, stop); !resolved) {
+    return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
+  }
+  std::string snapshot_run = run.id;
+  if (preview) {
+    std::string drift;
+    for (const auto& query : db.queries(preview->id)) {
+      std::int64_t gone = 0, added = 0;
+      const auto gone_ids = db.devices_missing_from(preview->id, query.name, run.id, query.name, 5, gone);
+      const auto added_ids = db.devices_missing_from(run.id, query.name, preview->id, query.name, 5, added);
+      if (gone == 0 && added == 0) continue;
+      drift += "query " + query.name + ": " + std::to_string(added) + " device(s) added, " + std::to_string(gone) +
+               " gone since the preview";
+      const auto list = [](const std::vector<std::string>& ids) {
+        std::string text;
+        for (const auto& id : ids) text += (text.empty() ? "" : ", ") + id;
+        return text;
+      };
+      if (added > 0) drift += " (added: " + list(added_ids) + (added > 5 ? ", ..." : "") + ")";
+      if (gone > 0) drift += " (gone: " + list(gone_ids) + (gone > 5 ? ", ..." : "") + ")";
+      drift += "; ";
+    }
+    if (!drift.empty()) {
+      db.add_event(run.id, "drift", drift);
+      std::cerr << "drift: " << drift << "\n";
+      if (plan->options.on_drift == plans::OnDrift::abort) {
+        return refuse("the fleet drifted since preview " + preview->id + " and the plan says on_drift: abort",
+                      k_exit_guard);
+      }
+      std::cerr << "using the preview's device lists (on_drift: use_snapshot)\n";
+    }
+    snapshot_run = preview->id;
+  }
+  auto violations = check_guards(db, *plan, snapshot_run, client, stop);
+  if (!violations) return refuse("checking guards: " + violations.error().describe(), exit_for(violations.error()));
+  if (!violations->empty()) {
+    std::string message;
+    for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
+    return refuse("guard: " + message, k_exit_guard);
+  }
+  const json facts = preview_facts(db, *plan, snapshot_run, false);
+  if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
+  if (changes_any_device(*plan, facts) && !yes) {
+    if (isatty(STDIN_FILENO) == 0) {
+      return refuse("changing devices needs confirmation and there is no terminal to ask on; pass --yes", k_exit_usage);
+    }
+    if (!confirm(facts)) return refuse("not confirmed", k_exit_guard);
+  }
+  {
+    auto transaction = db.transaction();
+    insert_steps(db, *plan, run.id, snapshot_run);
+    transaction.commit();
+  }
+  return k_exit_ok;
+}
+
 } // namespace
 
 int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
@@ -280,68 +354,9 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
   }
   db.add_event(run.id, "started",
                "apply of " + run.plan_path + (preview ? " using preview " + preview->id : std::string()));
-  const auto refuse = [&](const std::string& message, int code) {
-    db.add_event(run.id, "refused", message);
-    db.set_run_status(run.id, state::RunStatus::refused);
-    db.release_lock(run.id);
-    spdlog::error("{}; nothing was changed", message);
+  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output);
+      code != k_exit_ok) {
     return code;
-  };
-
-  // Fresh resolution (GET only): the devices to use without a preview, and the
-  // drift check against it with one.
-  if (auto resolved = resolve_queries(db, *plan, run.id, client, stop); !resolved) {
-    return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
-  }
-  std::string snapshot_run = run.id;
-  if (preview) {
-    std::string drift;
-    for (const auto& query : db.queries(preview->id)) {
-      std::int64_t gone = 0, added = 0;
-      const auto gone_ids = db.devices_missing_from(preview->id, query.name, run.id, query.name, 5, gone);
-      const auto added_ids = db.devices_missing_from(run.id, query.name, preview->id, query.name, 5, added);
-      if (gone == 0 && added == 0) continue;
-      drift += "query " + query.name + ": " + std::to_string(added) + " device(s) added, " + std::to_string(gone) +
-               " gone since the preview";
-      const auto list = [](const std::vector<std::string>& ids) {
-        std::string text;
-        for (const auto& id : ids) text += (text.empty() ? "" : ", ") + id;
-        return text;
-      };
-      if (added > 0) drift += " (added: " + list(added_ids) + (added > 5 ? ", ..." : "") + ")";
-      if (gone > 0) drift += " (gone: " + list(gone_ids) + (gone > 5 ? ", ..." : "") + ")";
-      drift += "; ";
-    }
-    if (!drift.empty()) {
-      db.add_event(run.id, "drift", drift);
-      std::cerr << "drift: " << drift << "\n";
-      if (plan->options.on_drift == plans::OnDrift::abort) {
-        return refuse("the fleet drifted since preview " + preview->id + " and the plan says on_drift: abort",
-                      k_exit_guard);
-      }
-      std::cerr << "using the preview's device lists (on_drift: use_snapshot)\n";
-    }
-    snapshot_run = preview->id;
-  }
-  auto violations = check_guards(db, *plan, snapshot_run, client, stop);
-  if (!violations) return refuse("checking guards: " + violations.error().describe(), exit_for(violations.error()));
-  if (!violations->empty()) {
-    std::string message;
-    for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
-    return refuse("guard: " + message, k_exit_guard);
-  }
-  const json facts = preview_facts(db, *plan, snapshot_run, false);
-  if (options.output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
-  if (changes_any_device(*plan, facts) && !options.yes) {
-    if (isatty(STDIN_FILENO) == 0) {
-      return refuse("changing devices needs confirmation and there is no terminal to ask on; pass --yes", k_exit_usage);
-    }
-    if (!confirm(facts)) return refuse("not confirmed", k_exit_guard);
-  }
-  {
-    auto transaction = db.transaction();
-    insert_steps(db, *plan, run.id, snapshot_run);
-    transaction.commit();
   }
   const RunResult result =
       execute_run(db, *plan, run.id, **connection, execution_options(options.execution, false), stop);
@@ -425,6 +440,15 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
   }
   db.set_run_status(run->id, state::RunStatus::running);
   db.add_event(run->id, "resumed", "resumed by pid " + std::to_string(getpid()));
+  if (db.steps(run->id).empty()) {
+    // Stopped before its steps were recorded, so before any change: prepare again.
+    std::optional<state::RunRecord> preview;
+    if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
+    if (const int code = prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output);
+        code != k_exit_ok) {
+      return code;
+    }
+  }
   const RunResult result =
       execute_run(db, *plan, run->id, **connection, execution_options(options.execution, false), stop);
   return finish_run(db, run->id, result, options.output);
