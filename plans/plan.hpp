@@ -59,6 +59,7 @@ struct Step {
   bool allow_whole_fleet = false;                 // permits a changing step whose query matches every device
   bool resend_unknown_export = false;             // export only: on resume, re-send a batch whose outcome is unknown
   Delivery delivery = Delivery::effectively_once; // send_command only
+  std::optional<double> max_failure_percent;      // overrides the plan's options
   std::string description;
   Location location;
 };
@@ -75,6 +76,10 @@ struct Target {
 struct PlanOptions {
   OnDrift on_drift = OnDrift::abort;
   int job_timeout_seconds = 600;
+  std::optional<int> concurrency; // CLI flags override these four
+  std::optional<double> rate;
+  std::optional<double> burst;
+  std::optional<double> max_failure_percent;
 };
 
 struct Plan {

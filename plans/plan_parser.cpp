@@ -233,6 +233,14 @@ private:
     if (auto options = root.find("options"); options != root.end() && options->is_object()) {
       plan.options.on_drift =
           options->value("on_drift", "abort") == "use_snapshot" ? OnDrift::use_snapshot : OnDrift::abort;
+      const auto number = [&](const char* key) -> std::optional<double> {
+        const auto it = options->find(key);
+        return it != options->end() && it->is_number() ? std::optional(it->get<double>()) : std::nullopt;
+      };
+      if (const auto concurrency = number("concurrency")) plan.options.concurrency = static_cast<int>(*concurrency);
+      plan.options.rate = number("rate");
+      plan.options.burst = number("burst");
+      plan.options.max_failure_percent = number("max_failure_percent");
       if (options->contains("job_timeout_seconds") && (*options)["job_timeout_seconds"].is_number_integer()) {
         plan.options.job_timeout_seconds = (*options)["job_timeout_seconds"].get<int>();
       }
@@ -271,7 +279,8 @@ private:
       }
     }
     static const std::vector<std::string> k_plan_keys = {
-        "id", "action", "query", "batch_size", "allow_whole_fleet", "on_unknown", "delivery", "description"};
+        "id",         "action",   "query",       "batch_size",         "allow_whole_fleet",
+        "on_unknown", "delivery", "description", "max_failure_percent"};
     if (auto steps = root.find("steps"); steps != root.end() && steps->is_array()) {
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const json& spec = (*steps)[i];
@@ -292,6 +301,9 @@ private:
                         : delivery == "at_least_once" ? Delivery::at_least_once
                                                       : Delivery::effectively_once;
         step.description = spec.value("description", "");
+        if (spec.contains("max_failure_percent") && spec["max_failure_percent"].is_number()) {
+          step.max_failure_percent = spec["max_failure_percent"].get<double>();
+        }
         json params = json::object();
         for (const auto& [key, value] : spec.items()) {
           if (std::find(k_plan_keys.begin(), k_plan_keys.end(), key) == k_plan_keys.end()) params[key] = value;

@@ -36,17 +36,17 @@ int exit_for(const api::ApiError& error)
   return error.kind == api::ErrorKind::permanent ? k_exit_usage : k_exit_api;
 }
 
-ExecutionOptions execution_options(const ExecutionFlags& flags, bool quiet)
+ExecutionOptions execution_options(const ExecutionFlags& flags, const plans::Plan& plan)
 {
   ExecutionOptions options;
-  options.concurrency = std::max(1, flags.concurrency);
-  options.rate = flags.rate;
-  options.burst = flags.burst;
+  options.concurrency = flags.concurrency > 0 ? flags.concurrency : plan.options.concurrency.value_or(4);
+  options.rate = flags.rate >= 0 ? flags.rate : plan.options.rate.value_or(0);
+  options.burst = flags.burst >= 0 ? flags.burst : plan.options.burst.value_or(0);
   options.retry_budget = flags.retry_budget;
   options.backoff.max_attempts = std::max(1, flags.max_attempts);
   options.keep_going = flags.keep_going;
-  options.max_failure_percent = flags.max_failure_percent;
-  options.quiet = quiet;
+  options.max_failure_percent =
+      flags.max_failure_percent >= 0 ? flags.max_failure_percent : plan.options.max_failure_percent.value_or(10);
   return options;
 }
 
@@ -359,7 +359,7 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
     return code;
   }
   const RunResult result =
-      execute_run(db, *plan, run.id, **connection, execution_options(options.execution, false), stop);
+      execute_run(db, *plan, run.id, **connection, execution_options(options.execution, *plan), stop);
   return finish_run(db, run.id, result, options.output);
 }
 
@@ -450,7 +450,7 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
     }
   }
   const RunResult result =
-      execute_run(db, *plan, run->id, **connection, execution_options(options.execution, false), stop);
+      execute_run(db, *plan, run->id, **connection, execution_options(options.execution, *plan), stop);
   return finish_run(db, run->id, result, options.output);
 }
 

@@ -66,14 +66,15 @@ struct DevicesOptions {
 };
 
 // How apply and resume run: the coordinator's knobs.
+// Unset (negative) values fall back to the plan's options, then the defaults.
 struct ExecutionFlags {
-  int concurrency = 4;
-  double rate = 0;
-  double burst = 0;
+  int concurrency = -1; // default 4
+  double rate = -1;     // default 0: unlimited until throttled
+  double burst = -1;    // default: the rate
   int retry_budget = 500;
   int max_attempts = 8;
   bool keep_going = false;
-  double max_failure_percent = 10;
+  double max_failure_percent = -1; // default 10
 };
 
 struct PlanCommandOptions {

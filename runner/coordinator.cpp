@@ -283,10 +283,18 @@ private:
 
   // ---- completions ---------------------------------------------------------
 
+  static std::string attempt_key(Task::Kind kind, int batch, const std::string& device_id, int page)
+  {
+    return std::to_string(static_cast<int>(kind)) + "/" + std::to_string(batch) + "/" + device_id + "/" +
+           std::to_string(page);
+  }
+
   void handle(const Completion& completion)
   {
     const auto& result = completion.result;
     if (result) {
+      m_aux_attempts.erase(
+          attempt_key(completion.task.kind, completion.task.batch, completion.task.device_id, completion.task.page));
       m_limiter.on_success(Clock::now());
     } else {
       count_error(result.error());
@@ -383,7 +391,10 @@ private:
 
   void retry(BatchRecord& batch, const api::ApiError& error, Pending what)
   {
-    const int attempt = what.kind == Task::Kind::send ? batch.attempts + 1 : ++m_aux_attempts[batch.batch_index];
+    // A send counts its attempts in the batch; every follow-up request (each
+    // device's history, each job poll) counts its own.
+    const std::string key = attempt_key(what.kind, batch.batch_index, what.device_id, what.page);
+    const int attempt = what.kind == Task::Kind::send ? batch.attempts + 1 : ++m_aux_attempts[key];
     if (attempt > m_options.backoff.max_attempts || m_retries_used >= m_options.retry_budget) {
       const std::string reason = m_retries_used >= m_options.retry_budget
                                      ? "the run's retry budget is used up"
@@ -634,12 +645,12 @@ private:
   {
     if (m_aborting || m_step.device_count == 0) return;
     const double percent = 100.0 * static_cast<double>(failed_devices()) / static_cast<double>(m_step.device_count);
-    if (percent > m_options.max_failure_percent) {
+    const double limit = m_plan_step.max_failure_percent.value_or(m_options.max_failure_percent);
+    if (percent > limit) {
       m_aborting = true;
       const std::string message = "step " + m_step.step_id + ": " + std::to_string(failed_devices()) + " of " +
                                   std::to_string(m_step.device_count) + " devices failed, above the limit of " +
-                                  std::to_string(static_cast<int>(m_options.max_failure_percent)) +
-                                  "%; no new requests (resume continues)";
+                                  std::to_string(static_cast<int>(limit)) + "%; no new requests (resume continues)";
       m_store.add_event(m_run_id, "aborted", message);
       spdlog::error("{}", message);
     }
@@ -715,7 +726,7 @@ private:
   std::set<int> m_reconciled;
   std::map<int, std::string> m_job_log_ids;
   std::map<int, int> m_poll_attempts;
-  std::map<int, int> m_aux_attempts;
+  std::map<std::string, int> m_aux_attempts;
   RunResult m_fatal;
   bool m_stopping = false;
   bool m_aborting = false;

@@ -37,7 +37,6 @@ struct ExecutionOptions {
   double max_failure_percent = 10;                  // of a step's devices; above it the run is aborted
   std::chrono::milliseconds drain_deadline{30'000}; // after a stop signal, wait this long for requests in flight
   std::chrono::milliseconds job_poll_max{5'000};
-  bool quiet = false; // no progress lines
 };
 
 enum class RunOutcome { completed, failed, interrupted, auth_failed, state_mismatch };

@@ -55,7 +55,7 @@ void RateLimiter::on_throttled(Clock::time_point now)
     m_last_decrease = now;
     return;
   }
-  if (now - m_last_decrease < k_decrease_gap) return; // the same burst of 429s counts once
+  if (m_last_decrease && now - *m_last_decrease < k_decrease_gap) return; // the same burst of 429s counts once
   refill(now);
   m_rate = std::max(k_floor, m_rate / 2.0);
   m_burst = std::max(1.0, std::min(m_burst, m_rate));

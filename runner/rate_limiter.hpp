@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 
 namespace fleetrun::runner {
 
@@ -37,8 +38,8 @@ private:
   double m_burst;
   double m_tokens;
   Clock::time_point m_last;
-  Clock::time_point m_last_decrease{};
-  std::deque<Clock::time_point> m_recent; // send times over the last two seconds, while unlimited
+  std::optional<Clock::time_point> m_last_decrease; // none yet
+  std::deque<Clock::time_point> m_recent;           // send times over the last two seconds, while unlimited
 };
 
 } // namespace fleetrun::runner

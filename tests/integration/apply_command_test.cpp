@@ -230,3 +230,45 @@ steps: [{id: tag, action: patch, query: q, batch_size: 20, updateFields: {descri
     if (device["deviceClass"] != "gateway") CHECK(device["description"] == "retried");
   }
 }
+
+TEST_CASE("through a fault storm and a tighter rate limit the run ends right, with every retry and 429 counted",
+          "[apply_command]")
+{
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  sensors: {query: {deviceClass: {$ne: gateway}}}
+  north: {query: {tags: {site: north}}}
+  stale: {query: {connectionStatus: disconnected}}
+steps:
+  - {id: tag, action: patch, query: sensors, batch_size: 50, updateFields: {description: storm}}
+  - {id: ping, action: send_command, query: north, batch_size: 50, name: ping}
+  - {id: retire, action: delete, query: stale, batch_size: 50}
+)");
+  const std::vector<std::string> fleet = {"--devices", "1500", "--seed", "5", "--job-threshold", "100000"};
+  SandboxProcess reference(fleet);
+  REQUIRE(run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", (dir / "a.db").string()},
+                       sandbox_env(reference))
+              .exit_code == 0);
+
+  std::vector<std::string> storm = fleet;
+  storm.insert(storm.end(), {"--fault-5xx", "0.2", "--fault-drop-before", "0.05", "--fault-drop-after", "0.05",
+                             "--fault-seed", "11", "--rate", "25", "--burst", "5"});
+  SandboxProcess sandbox(storm);
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", (dir / "b.db").string(),
+                                    "--rate", "60", "--concurrency", "4", "--output", "json"},
+                                   sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(comparable_fleet(sandbox) == comparable_fleet(reference)); // commands included: none twice
+  const json counters = json::parse(result.out)["summary"]["counters"];
+  const json stats = sandbox.admin_get("/_sandbox/stats");
+  INFO(counters.dump() << "\n" << stats.dump());
+  CHECK(counters["throttled429"].get<int>() > 0);
+  CHECK(counters["throttled429"] == stats["totals"]["rateLimited"]);
+  CHECK(counters["serverErrors5xx"].get<int>() > 0);
+  CHECK(counters["networkErrors"].get<int>() > 0);
+  CHECK(counters["retries"].get<int>() > 0);
+  // Every request the sandbox saw for the API was counted by the run.
+  CHECK(counters["requests"].get<int>() >= stats["totals"]["requests"].get<int>() - 50);
+}

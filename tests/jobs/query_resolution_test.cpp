@@ -1,0 +1,94 @@
+#include "jobs/query_resolution.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+using namespace fleetrun;
+
+namespace {
+
+// A fake API over ids 0..n-1 (as 24-hex), answering pages the way the query says.
+struct FakeApi {
+  int devices = 0;
+  std::vector<api::DeviceListParams> calls;
+
+  api::ApiResult operator()(const api::DeviceListParams& params)
+  {
+    calls.push_back(params);
+    std::string after;
+    if (params.query_json) {
+      const json query = json::parse(*params.query_json);
+      if (query.contains("$and")) after = query["$and"][1]["id"]["$gt"];
+    }
+    json items = json::array();
+    int skipped = 0;
+    for (int i = 0; i < devices; ++i) {
+      char id[25];
+      std::snprintf(id, sizeof id, "%024x", i);
+      if (!after.empty() && std::string(id) <= after) continue;
+      if (skipped++ < params.page * params.per_page) continue;
+      if (static_cast<int>(items.size()) == params.per_page) break;
+      items.push_back({{"id", id}, {"name", "d" + std::to_string(i)}});
+    }
+    return api::ApiResponse{200, json{{"items", items}, {"totalCount", devices}}.dump(), {}};
+  }
+};
+
+} // namespace
+
+TEST_CASE("an advanced query pages by id cursor, so changes cannot shift the pages", "[query_resolution]")
+{
+  FakeApi fake{25, {}};
+  plans::QuerySpec spec;
+  spec.query_json = R"({"deviceClass":"gateway"})";
+  spec.has_advanced_query = true;
+  std::vector<std::string> seen;
+  const auto total = jobs::resolve_query(
+      spec, std::ref(fake),
+      [&](jobs::DevicePage&& page) {
+        for (auto& [id, doc] : page) seen.push_back(id);
+      },
+      10);
+  REQUIRE(total.has_value());
+  CHECK(*total == 25);
+  CHECK(seen.size() == 25);
+  REQUIRE(fake.calls.size() == 3);
+  CHECK(*fake.calls[0].query_json == R"({"deviceClass":"gateway"})");
+  CHECK(fake.calls[1].page == 0);
+  CHECK(json::parse(*fake.calls[1].query_json) ==
+        json::parse(R"({"$and":[{"deviceClass":"gateway"},{"id":{"$gt":"000000000000000000000009"}}]})"));
+  CHECK(fake.calls[0].sort_field == "id");
+}
+
+TEST_CASE("simple filters page by offset, sorted by id", "[query_resolution]")
+{
+  FakeApi fake{15, {}};
+  plans::QuerySpec spec;
+  spec.filter = "d*";
+  spec.tags = {{"site", "north"}};
+  std::int64_t count = 0;
+  const auto total = jobs::resolve_query(
+      spec, std::ref(fake), [&](jobs::DevicePage&& page) { count += static_cast<std::int64_t>(page.size()); }, 10);
+  CHECK(*total == 15);
+  CHECK(count == 15);
+  REQUIRE(fake.calls.size() == 2);
+  CHECK(fake.calls[1].page == 1);
+  CHECK(fake.calls[0].filter == "d*");
+  CHECK(fake.calls[0].tag_filter == std::vector<std::pair<std::string, std::string>>{{"site", "north"}});
+  CHECK_FALSE(fake.calls[0].query_json.has_value());
+}
+
+TEST_CASE("deleted queries ask for deleted devices; errors stop the resolution", "[query_resolution]")
+{
+  plans::QuerySpec spec;
+  spec.deleted = true;
+  CHECK(jobs::list_params(spec).query_deleted);
+  const auto failing = [](const api::DeviceListParams&) -> api::ApiResult {
+    return std::unexpected(
+        api::ApiError{api::ErrorKind::auth, api::Delivery::answered, 401, "Unauthorized", "bad", {}});
+  };
+  const auto result = jobs::resolve_query(spec, failing, [](jobs::DevicePage&&) {});
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().status == 401);
+}

@@ -1,0 +1,69 @@
+#include "runner/rate_limiter.hpp"
+
+#include <catch2/catch.hpp>
+
+using fleetrun::runner::RateLimiter;
+using namespace std::chrono_literals;
+
+namespace {
+
+int sent_in(RateLimiter& limiter, RateLimiter::Clock::time_point start, std::chrono::milliseconds span)
+{
+  int sent = 0;
+  for (auto now = start; now < start + span; now += 1ms) {
+    RateLimiter::Clock::duration wait{};
+    while (limiter.try_acquire(now, wait)) ++sent;
+  }
+  return sent;
+}
+
+} // namespace
+
+TEST_CASE("the limiter allows the burst, then the rate", "[rate_limiter]")
+{
+  const auto t0 = RateLimiter::Clock::time_point{};
+  RateLimiter limiter(20, 5, t0);
+  CHECK(sent_in(limiter, t0, 1000ms) == 5 + 20 - 1); // the burst, then 20/s over the rest of the second
+  RateLimiter::Clock::duration wait{};
+  while (limiter.try_acquire(t0 + 1000ms, wait)) {
+  }
+  CHECK(wait > 0ms);
+  CHECK(wait <= 50ms);
+}
+
+TEST_CASE("a 429 halves the rate once per second and successes bring it back", "[rate_limiter]")
+{
+  const auto t0 = RateLimiter::Clock::time_point{};
+  RateLimiter limiter(100, 10, t0);
+  limiter.on_throttled(t0);
+  CHECK(limiter.current_rate() == Approx(50));
+  limiter.on_throttled(t0 + 100ms); // the same burst of 429s
+  CHECK(limiter.current_rate() == Approx(50));
+  limiter.on_throttled(t0 + 1500ms);
+  CHECK(limiter.current_rate() == Approx(25));
+  for (int i = 0; i < 100; ++i) limiter.on_success(t0 + 2s);
+  CHECK(limiter.current_rate() == Approx(100));
+}
+
+TEST_CASE("unlimited until throttled, then it starts from what it achieved", "[rate_limiter]")
+{
+  const auto t0 = RateLimiter::Clock::time_point{};
+  RateLimiter limiter(0, 0, t0);
+  RateLimiter::Clock::duration no_wait{};
+  for (int i = 0; i < 1000; ++i) REQUIRE(limiter.try_acquire(t0, no_wait)); // never holds back
+  CHECK(limiter.current_rate() == 0);
+  RateLimiter fresh(0, 0, t0);
+  RateLimiter::Clock::duration wait{};
+  for (int i = 0; i < 40; ++i) fresh.try_acquire(t0 + std::chrono::milliseconds(i * 50), wait); // 20/s for 2 s
+  fresh.on_throttled(t0 + 2s);
+  CHECK(fresh.current_rate() == Approx(10).margin(1));
+}
+
+TEST_CASE("a learned rate from an earlier run is where a resume starts", "[rate_limiter]")
+{
+  const auto t0 = RateLimiter::Clock::time_point{};
+  RateLimiter limiter(100, 100, t0);
+  limiter.start_at(12.5, t0);
+  CHECK(limiter.current_rate() == Approx(12.5));
+  CHECK(sent_in(limiter, t0, 1000ms) <= 26); // no burst of 100
+}
