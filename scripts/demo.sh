@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The main job, end to end with no credentials: set up and build, start the
-# built-in sandbox with a generated fleet, and run a real query through
-# fleetrun against it over HTTP.
+# built-in sandbox with a generated fleet, preview an example plan (GET
+# requests only), apply exactly that preview, and show the run's status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 
 fleetrun=build/runner/fleetrun
 work=$(mktemp -d)
-"$fleetrun" sandbox --devices 5000 --seed 42 --port 0 --port-file "$work/port" > "$work/sandbox.log" 2>&1 &
+"$fleetrun" sandbox --devices 5000 --seed 42 --job-threshold 500 --port 0 --port-file "$work/port" > "$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
 trap 'kill $sandbox_pid 2>/dev/null; wait $sandbox_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
@@ -17,9 +17,16 @@ for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
 export LOSANT_API_URL="http://127.0.0.1:$(cat "$work/port")"
 export LOSANT_APPLICATION_ID=5f1a2b3c4d5e6f7a8b9c0d1e
 export LOSANT_API_TOKEN=sandbox-token   # the sandbox's built-in token, not a secret
+plan=plans/examples/retag-firmware-cohort.yaml
+state="$work/demo.fleetrun.db"
 
-echo "== sandbox with 5000 generated devices at $LOSANT_API_URL"
-echo "== gateways at site north running firmware 1.x (advanced query):"
-"$fleetrun" devices --query '{"deviceClass":"gateway","tags":{"site":"north","fw":{"$in":["1.2.0","1.3.1"]}}}' --limit 10
-echo "== devices disconnected since before 2026-06-01:"
-"$fleetrun" devices --query '{"connectionStatus":"disconnected","disconnectedAt":{"$lt":"2026-06-01T00:00:00Z"}}' --limit 5
+echo "== sandbox: 5000 generated devices at $LOSANT_API_URL"
+echo "== 1. preview (dry-run, GET requests only): $plan"
+"$fleetrun" plan "$plan" --state "$state"
+preview=$("$fleetrun" runs --state "$state" --output json | sed -n 's/.*"run": "\(r-[^"]*\)".*/\1/p' | head -n 1)
+echo
+echo "== 2. apply exactly preview $preview"
+"$fleetrun" apply "$plan" --state "$state" --from-preview "$preview" --yes --log-level warn
+echo
+echo "== 3. the devices now (first 5 in wave-3):"
+"$fleetrun" devices --query '{"tags":{"rollout_wave":"wave-3"}}' --limit 5

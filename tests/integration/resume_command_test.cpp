@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <regex>
 #include <set>
 #include <thread>
@@ -33,10 +34,19 @@ steps:
   - {id: retire, action: delete, query: stale, batch_size: 100}
 )";
 
+// bench/crash_soak.sh runs the crash test larger: FLEETRUN_CRASH_DEVICES, FLEETRUN_CRASH_SEED.
+std::string env_or(const char* name, const char* fallback)
+{
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
 std::vector<std::string> sandbox_args(int latency_ms, std::vector<std::string> extra = {})
 {
-  std::vector<std::string> args = {
-      "--devices", "2500", "--seed", "9", "--latency-ms", std::to_string(latency_ms), "--job-threshold", "100000"};
+  std::vector<std::string> args = {"--devices",       env_or("FLEETRUN_CRASH_DEVICES", "2500"),
+                                   "--seed",          env_or("FLEETRUN_CRASH_SEED", "9"),
+                                   "--latency-ms",    std::to_string(latency_ms),
+                                   "--job-threshold", "100000"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -79,7 +89,9 @@ TEST_CASE("a run killed with SIGKILL at many points and resumed each time ends l
   std::string last_progress;
   int patience_ms = 0; // grows while kills land before any progress (e.g. mid-reconciliation)
   bool finished = false;
-  for (int cycle = 0; cycle < 300 && !finished; ++cycle) {
+  const int max_cycles = std::stoi(env_or("FLEETRUN_CRASH_MAX_CYCLES", "300"));
+  const auto started = std::chrono::steady_clock::now();
+  for (int cycle = 0; cycle < max_cycles && !finished; ++cycle) {
     // apply until a run exists; resume afterwards.
     std::vector<std::string> args =
         std::filesystem::exists(state_file)
@@ -118,7 +130,11 @@ TEST_CASE("a run killed with SIGKILL at many points and resumed each time ends l
     INFO(last.out << last.err);
     REQUIRE(last.exit_code == 0);
   }
-  WARN("killed " << kills << " times at " << points.size() << " distinct points of progress");
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  WARN("killed " << kills << " times at " << points.size() << " distinct points of progress in " << seconds
+                 << " s; final fleet equal to the uninterrupted run: "
+                 << (comparable_fleet(sandbox) == expected ? "yes" : "NO"));
   CHECK(kills >= 50);
   CHECK(points.size() >= 30);
   CHECK(comparable_fleet(sandbox) == expected);
