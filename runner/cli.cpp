@@ -45,6 +45,7 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->add_option("--job-fail-rate", o.job_fail_rate, "probability a job ends failed")->capture_default_str();
   cmd->add_flag("--no-joblog-by-jobid", o.no_joblog_by_job_id,
                 "GET /jobLogs/{id} accepts only job log ids, not a 202's jobId");
+  cmd->add_flag("--hide-job-logs", o.hide_job_logs, "serve no job logs at all (clients must check the devices)");
   cmd->add_option("--rate", o.rate, "requests/second per token; 0 unlimited")->capture_default_str();
   cmd->add_option("--burst", o.burst, "token bucket size (default: rate)")->capture_default_str();
   cmd->add_option("--fault-5xx", o.fault_5xx, "probability of a 503")->capture_default_str();

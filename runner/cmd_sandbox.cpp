@@ -61,6 +61,7 @@ int run_sandbox(const SandboxOptions& options)
   rc.job_error_rate = options.job_error_rate;
   rc.job_fail_rate = options.job_fail_rate;
   rc.joblog_by_job_id = !options.no_joblog_by_job_id;
+  rc.job_logs_visible = !options.hide_job_logs;
 
   sandbox::Sandbox service(config);
   if (!options.load_file.empty()) {

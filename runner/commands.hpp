@@ -36,6 +36,7 @@ struct SandboxOptions {
   double job_error_rate = 0;
   double job_fail_rate = 0;
   bool no_joblog_by_job_id = false;
+  bool hide_job_logs = false;
   double rate = 0;
   double burst = 0;
   double fault_5xx = 0;

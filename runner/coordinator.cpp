@@ -580,11 +580,22 @@ private:
       schedule(Clock::now(), {Task::Kind::list_jobs, batch.batch_index, completion.task.page + 1});
       return;
     }
-    batch.error = "job " + batch.job_id + " is in no job log; resume will look again";
-    m_store.update_batch(batch);
-    m_store.add_event(m_run_id, "job_not_found", describe(batch) + ": " + batch.error);
-    m_unfinished = true;
+    // Not in the job logs (yet): look again a few times, waiting longer each
+    // time; then check the devices themselves, which is what the step kind's
+    // unknown-outcome handling does (re-send an idempotent request, read
+    // command histories, or report).
+    const int misses = ++m_job_misses[batch.batch_index];
+    if (misses <= k_job_lookups) {
+      schedule(Clock::now() + std::chrono::milliseconds(300 * misses), {Task::Kind::poll_job, batch.batch_index});
+      return;
+    }
+    m_store.add_event(m_run_id, "job_not_found",
+                      describe(batch) + ": job " + batch.job_id + " is in no job log after " + std::to_string(misses) +
+                          " lookups; checking the devices instead");
+    handle_unknown(batch, "job " + batch.job_id + " not found in the job logs");
   }
+
+  static constexpr int k_job_lookups = 4;
 
   void apply_job_state(BatchRecord& batch, const jobs::JobState& job)
   {
@@ -726,6 +737,7 @@ private:
   std::set<int> m_reconciled;
   std::map<int, std::string> m_job_log_ids;
   std::map<int, int> m_poll_attempts;
+  std::map<int, int> m_job_misses;
   std::map<std::string, int> m_aux_attempts;
   RunResult m_fatal;
   bool m_stopping = false;

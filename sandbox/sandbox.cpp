@@ -968,6 +968,7 @@ struct Sandbox::Impl {
 
   Response get_job_log(const std::string& id, const RuntimeConfig& rc)
   {
+    if (!rc.job_logs_visible) return error_response(404, "NotFound", "Application job log was not found");
     std::lock_guard lock(job_mutex);
     if (auto it = job_logs.find(losant::normalize_object_id(id)); it != job_logs.end()) {
       return json_response(200, job_log_json(it->second));
@@ -993,10 +994,11 @@ struct Sandbox::Impl {
     if (page < 0 || per_page < 1 || per_page > 1000) return validation_error("perPage must be between 1 and 1000");
     const std::string status = params.value("status", "");
     const bool ascending = params.value("sortDirection", "desc") == "asc";
+    const bool visible = runtime().job_logs_visible;
     std::lock_guard lock(job_mutex);
     std::vector<const JobLog*> logs;
     for (const auto& [id, log] : job_logs) {
-      if (status.empty() || log.status == status) logs.push_back(&log);
+      if (visible && (status.empty() || log.status == status)) logs.push_back(&log);
     }
     // Newest first by default; ids grow with time, so they break ties.
     std::sort(logs.begin(), logs.end(),
@@ -1072,6 +1074,8 @@ struct Sandbox::Impl {
             rc.job_fail_rate = value.get<double>();
           else if (key == "joblogByJobId")
             rc.joblog_by_job_id = value.get<bool>();
+          else if (key == "jobLogsVisible")
+            rc.job_logs_visible = value.get<bool>();
           else
             return validation_error("unknown config field \"" + key + "\"");
         }
@@ -1088,7 +1092,8 @@ struct Sandbox::Impl {
                                      {"jobDurationMs", rc.job_duration_ms},
                                      {"jobErrorRate", rc.job_error_rate},
                                      {"jobFailRate", rc.job_fail_rate},
-                                     {"joblogByJobId", rc.joblog_by_job_id}});
+                                     {"joblogByJobId", rc.joblog_by_job_id},
+                                     {"jobLogsVisible", rc.job_logs_visible}});
     }
     if (what == "validate" && parts.size() == 3 && request.method == "POST") {
       // The sandbox's own schema verdict, so tests can compare it with ajv's.

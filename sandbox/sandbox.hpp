@@ -27,6 +27,7 @@ struct RuntimeConfig {
   double job_error_rate = 0;       // probability a job ends `errored` half done
   double job_fail_rate = 0;        // probability a job ends `failed` having done nothing
   bool joblog_by_job_id = true;    // GET /jobLogs/{id} also accepts a 202's jobId
+  bool job_logs_visible = true;    // false: job logs are neither served nor listed (clients must check the devices)
 };
 
 struct SandboxConfig {

@@ -272,3 +272,44 @@ steps:
   // Every request the sandbox saw for the API was counted by the run.
   CHECK(counters["requests"].get<int>() >= stats["totals"]["requests"].get<int>() - 50);
 }
+
+TEST_CASE("a job the API will not serve by its jobId is found by listing the job logs", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox(
+      {"--devices", "120", "--job-threshold", "0", "--job-duration-ms", "100", "--no-joblog-by-jobid"});
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: {$ne: gateway}}}}\n"
+                                "steps: [{id: t, action: patch, query: q, updateFields: {description: listed}}]\n");
+  const auto result = apply(dir, sandbox);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json stats = sandbox.admin_get("/_sandbox/stats")["requests"];
+  CHECK(stats["GET /applications/{applicationId}/jobLogs/{id} 404"].get<int>() >= 1);
+  CHECK(stats["GET /applications/{applicationId}/jobLogs 200"].get<int>() >= 1);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) {
+    if (device["deviceClass"] != "gateway") CHECK(device["description"] == "listed");
+  }
+}
+
+TEST_CASE("a job in no job log at all: the devices are checked by the step kind's own means", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "150", "--job-threshold", "0", "--job-duration-ms", "100", "--hide-job-logs"});
+  write_file(dir / "plan.yaml", R"(version: 1
+queries:
+  stale: {query: {connectionStatus: disconnected}}
+  north: {query: {tags: {site: north}}}
+steps:
+  - {id: retire, action: delete, query: stale}
+  - {id: ping, action: send_command, query: north, name: ping}
+)");
+  const auto result = apply(dir, sandbox);
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("job_not_found") != std::string::npos);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) {
+    if (device["connectionInfo"]["connected"] == 0) CHECK(device.contains("deletedAt"));
+    // The delete was simply re-sent (harmless); the command was checked against each history: never twice.
+    CHECK(device["commands"].size() <= 1);
+  }
+}
