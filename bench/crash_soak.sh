@@ -12,6 +12,6 @@ seeds=${2:-"9 10 11"}
 test -x build/tests/fleetrun_integration_tests || scripts/setup.sh build
 for seed in $seeds; do
   FLEETRUN_CRASH_DEVICES=$devices FLEETRUN_CRASH_SEED=$seed FLEETRUN_CRASH_MAX_CYCLES=2000 \
-    build/tests/fleetrun_integration_tests "a run killed with SIGKILL at many points*" 2>&1 |
-    grep -E "killed [0-9]+ times|test cases|FAILED" | sed "s/^/seed $seed, $devices devices: /"
+    build/tests/fleetrun_integration_tests "a run killed with SIGKILL at many points*" -r compact 2>&1 |
+    grep -E "killed [0-9]+ times|passed|failed" | sed "s/^/seed $seed, $devices devices: /"
 done

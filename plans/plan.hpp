@@ -60,6 +60,7 @@ struct Step {
   bool resend_unknown_export = false;             // export only: on resume, re-send a batch whose outcome is unknown
   Delivery delivery = Delivery::effectively_once; // send_command only
   std::optional<double> max_failure_percent;      // overrides the plan's options
+  std::optional<int> job_timeout_seconds;         // overrides the plan's options
   std::string description;
   Location location;
 };

@@ -279,8 +279,8 @@ private:
       }
     }
     static const std::vector<std::string> k_plan_keys = {
-        "id",         "action",   "query",       "batch_size",         "allow_whole_fleet",
-        "on_unknown", "delivery", "description", "max_failure_percent"};
+        "id",         "action",   "query",       "batch_size",          "allow_whole_fleet",
+        "on_unknown", "delivery", "description", "max_failure_percent", "job_timeout_seconds"};
     if (auto steps = root.find("steps"); steps != root.end() && steps->is_array()) {
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const json& spec = (*steps)[i];
@@ -301,6 +301,9 @@ private:
                         : delivery == "at_least_once" ? Delivery::at_least_once
                                                       : Delivery::effectively_once;
         step.description = spec.value("description", "");
+        if (spec.contains("job_timeout_seconds") && spec["job_timeout_seconds"].is_number_integer()) {
+          step.job_timeout_seconds = spec["job_timeout_seconds"].get<int>();
+        }
         if (spec.contains("max_failure_percent") && spec["max_failure_percent"].is_number()) {
           step.max_failure_percent = spec["max_failure_percent"].get<double>();
         }

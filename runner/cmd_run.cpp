@@ -335,6 +335,16 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
     }
   }
 
+  // One live run per state file: a second apply would work on the same fleet at the same time.
+  for (const auto& other : db.runs()) {
+    if (other.kind != state::RunKind::apply || other.status != state::RunStatus::running) continue;
+    if (const auto holder = db.lock_holder(other.id);
+        holder && state::lock_holder_alive(*holder, losant::now_epoch_ms())) {
+      spdlog::error("run {} in {} is being applied by pid {} on {}; wait for it, or stop it and resume it", other.id,
+                    state_path, holder->pid, holder->host);
+      return k_exit_state;
+    }
+  }
   state::RunRecord run;
   run.id = db.new_run_id();
   run.kind = state::RunKind::apply;

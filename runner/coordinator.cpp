@@ -615,9 +615,10 @@ private:
     }
     m_store.update_batch(batch);
     const auto waited = std::chrono::milliseconds(wall_ms() - batch.sent_ms);
-    if (waited > std::chrono::seconds(m_plan.options.job_timeout_seconds)) {
-      batch.error = "job " + batch.job_id + " still " + batch.job_status + " after " +
-                    std::to_string(m_plan.options.job_timeout_seconds) + " s; resume follows it further";
+    const int timeout_s = m_plan_step.job_timeout_seconds.value_or(m_plan.options.job_timeout_seconds);
+    if (waited > std::chrono::seconds(timeout_s)) {
+      batch.error = "job " + batch.job_id + " still " + batch.job_status + " after " + std::to_string(timeout_s) +
+                    " s; resume follows it further";
       m_store.update_batch(batch);
       m_store.add_event(m_run_id, "job_timeout", describe(batch) + ": " + batch.error);
       m_unfinished = true;

@@ -264,6 +264,7 @@ steps:
   const json counters = json::parse(result.out)["summary"]["counters"];
   const json stats = sandbox.admin_get("/_sandbox/stats");
   INFO(counters.dump() << "\n" << stats.dump());
+  WARN("fault storm: run counters " << counters.dump() << "; sandbox totals " << stats["totals"].dump());
   CHECK(counters["throttled429"].get<int>() > 0);
   CHECK(counters["throttled429"] == stats["totals"]["rateLimited"]);
   CHECK(counters["serverErrors5xx"].get<int>() > 0);

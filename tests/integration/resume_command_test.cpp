@@ -185,7 +185,7 @@ TEST_CASE("resume refuses a plan that changed since the run started", "[resume_c
   CHECK(refused.err.find("changed since run") != std::string::npos);
 }
 
-TEST_CASE("resume refuses a run that a live process is applying, naming it", "[resume_command]")
+TEST_CASE("resume and a second apply refuse a run that a live process is applying, naming it", "[resume_command]")
 {
   TempDir dir;
   write_file(dir / "plan.yaml", k_four_step_plan);
@@ -207,6 +207,11 @@ TEST_CASE("resume refuses a run that a live process is applying, naming it", "[r
   const auto refused = run_fleetrun({"resume", "--state", state_file}, sandbox_env(sandbox));
   CHECK(refused.exit_code == 4);
   CHECK(refused.err.find("is being applied by pid " + std::to_string(process.pid())) != std::string::npos);
+  // A second apply on the same state file would work on the same fleet at the same time.
+  const auto second =
+      run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file}, sandbox_env(sandbox));
+  CHECK(second.exit_code == 4);
+  CHECK(second.err.find("is being applied by pid " + std::to_string(process.pid())) != std::string::npos);
 }
 
 TEST_CASE("a send_command whose answer is lost is reconciled, never delivered twice", "[resume_command]")
