@@ -145,7 +145,7 @@ bool changes_any_device(const plans::Plan& plan, const json& facts)
 // before its steps were recorded (nothing was changed then).
 int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::RunRecord& run,
                 const std::optional<state::RunRecord>& preview, api::LosantClient& client,
-                const std::atomic<bool>& stop, bool yes, const std::string& output)
+                const std::atomic<bool>& stop, bool yes, const std::string& output, RunCounters& counters)
 {
   const auto refuse = [&](const std::string& message, int code) {
     db.add_event(run.id, "refused", message);
@@ -157,7 +157,7 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
 
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
-  if (auto resolved = resolve_queries(db, *plan, run.id, client, stop); !resolved) {
+  if (auto resolved = resolve_queries(db, *plan, run.id, client, stop, counters); !resolved) {
     return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
   }
   std::string snapshot_run = run.id;
@@ -190,7 +190,7 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
     }
     snapshot_run = preview->id;
   }
-  auto violations = check_guards(db, *plan, snapshot_run, client, stop);
+  auto violations = check_guards(db, *plan, snapshot_run, client, stop, counters);
   if (!violations) return refuse("checking guards: " + violations.error().describe(), exit_for(violations.error()));
   if (!violations->empty()) {
     std::string message;
@@ -247,13 +247,14 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
   db.add_event(run.id, "preview_started", "dry-run of " + run.plan_path + ": GET requests only");
 
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
-  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), stop);
+  RunCounters counters;
+  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), stop, counters);
   if (!resolved) {
     spdlog::error("resolving queries: {}", resolved.error().describe());
     db.set_run_status(run.id, state::RunStatus::refused);
     return exit_for(resolved.error());
   }
-  auto violations = check_guards(db, *plan, run.id, (*connection)->client(), stop);
+  auto violations = check_guards(db, *plan, run.id, (*connection)->client(), stop, counters);
   if (!violations) {
     spdlog::error("checking guards: {}", violations.error().describe());
     db.set_run_status(run.id, state::RunStatus::refused);
@@ -364,12 +365,13 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
   }
   db.add_event(run.id, "started",
                "apply of " + run.plan_path + (preview ? " using preview " + preview->id : std::string()));
-  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output);
+  RunCounters counters;
+  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters);
       code != k_exit_ok) {
     return code;
   }
   const RunResult result =
-      execute_run(db, *plan, run.id, **connection, execution_options(options.execution, *plan), stop);
+      execute_run(db, *plan, run.id, **connection, execution_options(options.execution, *plan), stop, counters);
   return finish_run(db, run.id, result, options.output);
 }
 
@@ -450,17 +452,19 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
   }
   db.set_run_status(run->id, state::RunStatus::running);
   db.add_event(run->id, "resumed", "resumed by pid " + std::to_string(getpid()));
+  RunCounters counters;
   if (db.steps(run->id).empty()) {
     // Stopped before its steps were recorded, so before any change: prepare again.
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
-    if (const int code = prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output);
+    if (const int code =
+            prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output, counters);
         code != k_exit_ok) {
       return code;
     }
   }
   const RunResult result =
-      execute_run(db, *plan, run->id, **connection, execution_options(options.execution, *plan), stop);
+      execute_run(db, *plan, run->id, **connection, execution_options(options.execution, *plan), stop, counters);
   return finish_run(db, run->id, result, options.output);
 }
 

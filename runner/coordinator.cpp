@@ -314,16 +314,8 @@ private:
 
   void count_error(const api::ApiError& error)
   {
-    if (error.status == 429) {
-      ++m_counters.throttled;
-      m_limiter.on_throttled(Clock::now());
-    } else if (error.status >= 500) {
-      ++m_counters.server_errors;
-    } else if (error.kind == api::ErrorKind::timeout) {
-      ++m_counters.timeouts;
-    } else if (error.status == 0) {
-      ++m_counters.network_errors;
-    }
+    count_failure(m_counters, error);
+    if (error.status == 429) m_limiter.on_throttled(Clock::now());
   }
 
   void auth_failure(const Completion& completion)
@@ -393,8 +385,18 @@ private:
   {
     // A send counts its attempts in the batch; every follow-up request (each
     // device's history, each job poll) counts its own.
+    // A 429 says "slower", not "this request is wrong": it does not use up the
+    // request's attempts (the run's retry budget still bounds it).
     const std::string key = attempt_key(what.kind, batch.batch_index, what.device_id, what.page);
-    const int attempt = what.kind == Task::Kind::send ? batch.attempts + 1 : ++m_aux_attempts[key];
+    const bool throttled = error.status == 429;
+    if (throttled) ++m_throttled[key];
+    int attempt = 0;
+    if (what.kind == Task::Kind::send) {
+      attempt = batch.attempts + 1 - m_throttled[key];
+    } else {
+      if (!throttled) ++m_aux_attempts[key];
+      attempt = m_aux_attempts[key];
+    }
     if (attempt > m_options.backoff.max_attempts || m_retries_used >= m_options.retry_budget) {
       const std::string reason = m_retries_used >= m_options.retry_budget
                                      ? "the run's retry budget is used up"
@@ -740,6 +742,7 @@ private:
   std::map<int, int> m_poll_attempts;
   std::map<int, int> m_job_misses;
   std::map<std::string, int> m_aux_attempts;
+  std::map<std::string, int> m_throttled;
   RunResult m_fatal;
   bool m_stopping = false;
   bool m_aborting = false;
@@ -752,14 +755,14 @@ private:
 
 RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const std::string& run_id,
                       const ApiConnection& connection, const ExecutionOptions& options,
-                      const std::atomic<bool>& stop_requested)
+                      const std::atomic<bool>& stop_requested, const RunCounters& before)
 {
   const auto run = store.run(run_id);
   RateLimiter limiter(options.rate, options.burst, Clock::now());
   if (run && run->learned_rate > 0) limiter.start_at(run->learned_rate, Clock::now());
   WorkerPool pool(connection, std::max(1, options.concurrency));
   std::mt19937_64 rng(std::random_device{}());
-  RunCounters counters;
+  RunCounters counters = before;
   int retries_used = 0;
   RunResult result;
   bool had_failures = false;

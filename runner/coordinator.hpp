@@ -17,6 +17,7 @@
 
 #include "runner/backoff.hpp"
 #include "runner/connection.hpp"
+#include "runner/run_counters.hpp"
 
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
@@ -41,17 +42,6 @@ struct ExecutionOptions {
 
 enum class RunOutcome { completed, failed, interrupted, auth_failed, state_mismatch };
 
-struct RunCounters {
-  std::int64_t requests = 0;
-  std::int64_t retries = 0;
-  std::int64_t throttled = 0;     // 429 answers
-  std::int64_t server_errors = 0; // 5xx answers
-  std::int64_t network_errors = 0;
-  std::int64_t timeouts = 0;
-  std::int64_t reconciled_devices = 0;
-  std::int64_t jobs_followed = 0;
-};
-
 struct RunResult {
   RunOutcome outcome = RunOutcome::completed;
   std::string message;
@@ -60,8 +50,9 @@ struct RunResult {
 
 // Runs (or resumes) the apply run `run_id` of `store` to its end, a failure
 // that stops it, or a stop request. `connection` is cloned per worker.
+// `before`: what the requests of this invocation met before it (resolution).
 RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const std::string& run_id,
                       const ApiConnection& connection, const ExecutionOptions& options,
-                      const std::atomic<bool>& stop_requested);
+                      const std::atomic<bool>& stop_requested, const RunCounters& before = {});
 
 } // namespace fleetrun::runner

@@ -6,6 +6,7 @@
 #include "runner/backoff.hpp"
 #include "runner/commands.hpp"
 #include "runner/connection.hpp"
+#include "runner/run_counters.hpp"
 
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
@@ -28,13 +29,13 @@ std::string default_state_path(const std::string& plan_path);
 
 // A GET that retries transient failures with backoff, sleeping in between.
 api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, const BackoffPolicy& policy,
-                                const std::atomic<bool>& stop_requested);
+                                const std::atomic<bool>& stop_requested, RunCounters& counters);
 
 // Resolves every query some step uses into `run_id`'s device lists, replacing
 // what was there. Returns the error that stopped it.
 std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, const plans::Plan& plan,
                                                    const std::string& run_id, api::LosantClient& client,
-                                                   const std::atomic<bool>& stop_requested);
+                                                   const std::atomic<bool>& stop_requested, RunCounters& counters);
 
 struct GuardViolation {
   std::string where; // "queries.stale.expect" or "steps[1] (retire)"
@@ -45,7 +46,7 @@ struct GuardViolation {
 // over the device lists held by `snapshot_run` (the counts of `counts_run`).
 std::expected<std::vector<GuardViolation>, api::ApiError>
 check_guards(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-             api::LosantClient& client, const std::atomic<bool>& stop_requested);
+             api::LosantClient& client, const std::atomic<bool>& stop_requested, RunCounters& counters);
 
 // The preview's facts: per query its count, per step what would happen.
 // `with_device_ids`: list every device id each step would touch (JSON output).

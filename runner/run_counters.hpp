@@ -1,0 +1,35 @@
+#pragma once
+// What a run's requests met, for the run report: every request fleetrun
+// sends for a run is counted here, query resolution included.
+
+#include "api/api_error.hpp"
+
+#include <cstdint>
+
+namespace fleetrun::runner {
+
+struct RunCounters {
+  std::int64_t requests = 0;
+  std::int64_t retries = 0;
+  std::int64_t throttled = 0;     // 429 answers
+  std::int64_t server_errors = 0; // 5xx answers
+  std::int64_t network_errors = 0;
+  std::int64_t timeouts = 0;
+  std::int64_t reconciled_devices = 0;
+  std::int64_t jobs_followed = 0;
+};
+
+// Counts one failed answer by its kind.
+inline void count_failure(RunCounters& counters, const api::ApiError& error)
+{
+  if (error.status == 429)
+    ++counters.throttled;
+  else if (error.status >= 500)
+    ++counters.server_errors;
+  else if (error.kind == api::ErrorKind::timeout)
+    ++counters.timeouts;
+  else if (error.status == 0)
+    ++counters.network_errors;
+}
+
+} // namespace fleetrun::runner
