@@ -7,25 +7,19 @@ namespace fleetrun::jobs::detail {
 
 namespace {
 
-class ExportStep final : public StepKind {
+class ExportStep final : public PinnedQueryStep {
 public:
-  ExportStep(nlohmann::json params, bool resend_unknown) : m_params(std::move(params)), m_resend(resend_unknown) {}
-  int max_batch_size() const override { return k_max_pinned_ids; }
-  Request build(const std::vector<std::string>& ids, const BatchContext&) const override
+  ExportStep(nlohmann::json params, bool resend_unknown)
+      : PinnedQueryStep(std::move(params), "/devices/export", resend_unknown ? OnUnknown::resend : OnUnknown::report)
   {
-    return pinned_request("/devices/export", m_params, ids);
   }
   nlohmann::json outcome(const nlohmann::json& body, std::size_t items) const override
   {
+    // A 200 says only {"success": true}: every device of the batch was exported.
     nlohmann::json counts = StepKind::outcome(body, items);
     if (!counts.contains("exported")) counts["exported"] = items;
     return counts;
   }
-  OnUnknown on_unknown() const override { return m_resend ? OnUnknown::resend : OnUnknown::report; }
-
-private:
-  nlohmann::json m_params;
-  bool m_resend;
 };
 
 } // namespace

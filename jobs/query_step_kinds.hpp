@@ -16,11 +16,27 @@ std::unique_ptr<StepKind> make_send_command_step(nlohmann::json params, plans::D
 std::unique_ptr<StepKind> make_export_step(nlohmann::json params, bool resend_unknown);
 std::unique_ptr<StepKind> make_create_step(nlohmann::json params);
 
-// The params with `query` set to the pinned ids, as one request body.
-inline Request pinned_request(const char* path, nlohmann::json params, const std::vector<std::string>& ids)
-{
-  params["query"] = pinned_query(ids);
-  return {"POST", path, params.dump()};
-}
+// The kinds whose endpoint takes only a query: the batch's ids pinned into
+// it (up to 10,000 a request), next to the step's own Losant fields.
+class PinnedQueryStep : public StepKind {
+public:
+  PinnedQueryStep(nlohmann::json params, const char* path, OnUnknown on_unknown)
+      : m_params(std::move(params)), m_path(path), m_on_unknown(on_unknown)
+  {
+  }
+  int max_batch_size() const override { return k_max_pinned_ids; }
+  Request build(const std::vector<std::string>& ids, const BatchContext&) const override
+  {
+    nlohmann::json body = m_params;
+    body["query"] = pinned_query(ids);
+    return {"POST", m_path, body.dump()};
+  }
+  OnUnknown on_unknown() const override { return m_on_unknown; }
+
+private:
+  nlohmann::json m_params;
+  const char* m_path;
+  OnUnknown m_on_unknown;
+};
 
 } // namespace fleetrun::jobs::detail

@@ -1,6 +1,7 @@
 #include "losant/json_schema.hpp"
 
 #include "losant/object_id.hpp"
+#include "losant/suggest.hpp"
 #include "losant/time_format.hpp"
 
 #include <nlohmann/json.hpp>
@@ -117,24 +118,6 @@ std::string json_type_name(const json& instance)
   if (instance.is_number_integer()) return "integer";
   if (instance.is_number()) return "number";
   return instance.type_name();
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b)
-{
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t previous = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t saved = row[j];
-      const bool same =
-          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, previous + (same ? 0 : 1)});
-      previous = saved;
-    }
-  }
-  return row[b.size()];
 }
 
 class Validator {
@@ -354,18 +337,9 @@ private:
   {
     std::string message = "unknown field \"" + key + "\"";
     if (properties == none || !properties->is_object()) return message;
-    std::string best;
-    std::size_t best_distance = std::string::npos;
-    for (const auto& [name, unused] : properties->items()) {
-      const std::size_t distance = edit_distance(key, name);
-      if (distance < best_distance) {
-        best_distance = distance;
-        best = name;
-      }
-    }
-    if (!best.empty() && best_distance <= std::max<std::size_t>(2, key.size() / 3)) {
-      message += " (did you mean \"" + best + "\"?)";
-    }
+    std::vector<std::string> names;
+    for (const auto& [name, unused] : properties->items()) names.push_back(name);
+    if (const auto suggestion = closest_match(key, names)) message += " (did you mean \"" + *suggestion + "\"?)";
     return message;
   }
 

@@ -139,6 +139,72 @@ bool changes_any_device(const plans::Plan& plan, const json& facts)
   return false;
 }
 
+// What plan and apply start from: the plan, its state file and the API.
+struct PlanSession {
+  plans::Plan plan;
+  std::string state_path;
+  std::unique_ptr<ApiConnection> connection;
+  std::unique_ptr<state::StateStore> store;
+};
+
+// The error is the exit code, the reason already logged.
+std::expected<PlanSession, int> open_plan_session(const ConnectionOptions& flags, const std::string& plan_path,
+                                                  const std::string& state_option)
+{
+  auto plan = load_plan(plan_path);
+  if (!plan) return std::unexpected(k_exit_usage);
+  auto connection = ApiConnection::open(effective_connection(flags, &*plan));
+  if (!connection) {
+    spdlog::error("{}", connection.error());
+    return std::unexpected(k_exit_usage);
+  }
+  const std::string state_path = state_option.empty() ? default_state_path(plan_path) : state_option;
+  auto store = state::StateStore::open(state_path, state::OpenMode::create_if_missing);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return std::unexpected(k_exit_state);
+  }
+  return PlanSession{std::move(*plan), state_path, std::move(*connection), std::move(*store)};
+}
+
+// Records a new run of `plan` against the connection's API.
+state::RunRecord insert_new_run(state::StateStore& db, state::RunKind kind, const plans::Plan& plan,
+                                const std::string& plan_path, const ApiConnection& connection,
+                                const std::string& preview_run_id)
+{
+  state::RunRecord run;
+  run.id = db.new_run_id();
+  run.kind = kind;
+  run.status = state::RunStatus::running;
+  run.plan_path = std::filesystem::absolute(plan_path).string();
+  run.plan_hash = plan.text_hash;
+  run.effective_hash = plan.effective_hash;
+  run.plan_text = plan.text;
+  run.api_url = connection.options().api_url;
+  run.application_id = connection.client().application_id();
+  run.preview_run_id = preview_run_id;
+  run.created_ms = run.updated_ms = losant::now_epoch_ms();
+  db.insert_run(run);
+  return run;
+}
+
+// status, runs and resume read an existing state file.
+std::expected<std::unique_ptr<state::StateStore>, int> open_existing_state(const std::string& state_option,
+                                                                           std::string& state_path)
+{
+  state_path = find_state_file(state_option);
+  if (state_path.empty()) {
+    spdlog::error("which state file? pass --state FILE (none or several *.fleetrun.db here)");
+    return std::unexpected(k_exit_usage);
+  }
+  auto store = state::StateStore::open(state_path, state::OpenMode::must_exist);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return std::unexpected(k_exit_state);
+  }
+  return std::move(*store);
+}
+
 // Everything before the first change: resolve the queries (GET only), check
 // drift against the preview and the guards, show the plan, ask, and record
 // the steps. Apply runs it; resume runs it again for a run that was stopped
@@ -218,32 +284,13 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
 int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
 {
   const auto& stop = install_stop_handlers();
-  auto plan = load_plan(options.plan);
-  if (!plan) return k_exit_usage;
-  const std::string state_path = options.state.empty() ? default_state_path(options.plan) : options.state;
-  auto connection = ApiConnection::open(effective_connection(flags, &*plan));
-  if (!connection) {
-    spdlog::error("{}", connection.error());
-    return k_exit_usage;
-  }
-  auto store = state::StateStore::open(state_path, state::OpenMode::create_if_missing);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return k_exit_state;
-  }
-  state::StateStore& db = **store;
-  state::RunRecord run;
-  run.id = db.new_run_id();
-  run.kind = state::RunKind::preview;
-  run.status = state::RunStatus::running;
-  run.plan_path = std::filesystem::absolute(options.plan).string();
-  run.plan_hash = plan->text_hash;
-  run.effective_hash = plan->effective_hash;
-  run.plan_text = plan->text;
-  run.api_url = (*connection)->options().api_url;
-  run.application_id = (*connection)->client().application_id();
-  run.created_ms = run.updated_ms = losant::now_epoch_ms();
-  db.insert_run(run);
+  auto session = open_plan_session(flags, options.plan, options.state);
+  if (!session) return session.error();
+  const plans::Plan* plan = &session->plan;
+  const auto* connection = &session->connection; // (*connection)->client(), like the other commands
+  const std::string& state_path = session->state_path;
+  state::StateStore& db = *session->store;
+  const state::RunRecord run = insert_new_run(db, state::RunKind::preview, *plan, options.plan, **connection, "");
   db.add_event(run.id, "preview_started", "dry-run of " + run.plan_path + ": GET requests only");
 
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
@@ -293,20 +340,12 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
 int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
 {
   const auto& stop = install_stop_handlers();
-  auto plan = load_plan(options.plan);
-  if (!plan) return k_exit_usage;
-  const std::string state_path = options.state.empty() ? default_state_path(options.plan) : options.state;
-  auto connection = ApiConnection::open(effective_connection(flags, &*plan));
-  if (!connection) {
-    spdlog::error("{}", connection.error());
-    return k_exit_usage;
-  }
-  auto store = state::StateStore::open(state_path, state::OpenMode::create_if_missing);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return k_exit_state;
-  }
-  state::StateStore& db = **store;
+  auto session = open_plan_session(flags, options.plan, options.state);
+  if (!session) return session.error();
+  const plans::Plan* plan = &session->plan;
+  const auto* connection = &session->connection; // (*connection)->client(), like the other commands
+  const std::string& state_path = session->state_path;
+  state::StateStore& db = *session->store;
   api::LosantClient& client = (*connection)->client();
 
   std::optional<state::RunRecord> preview;
@@ -346,19 +385,8 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
       return k_exit_state;
     }
   }
-  state::RunRecord run;
-  run.id = db.new_run_id();
-  run.kind = state::RunKind::apply;
-  run.status = state::RunStatus::running;
-  run.plan_path = std::filesystem::absolute(options.plan).string();
-  run.plan_hash = plan->text_hash;
-  run.effective_hash = plan->effective_hash;
-  run.plan_text = plan->text;
-  run.api_url = (*connection)->options().api_url;
-  run.application_id = client.application_id();
-  run.preview_run_id = preview ? preview->id : std::string();
-  run.created_ms = run.updated_ms = losant::now_epoch_ms();
-  db.insert_run(run);
+  const state::RunRecord run = insert_new_run(db, state::RunKind::apply, *plan, options.plan, **connection,
+                                              preview ? preview->id : std::string());
   if (auto locked = db.acquire_lock(run.id); !locked) {
     spdlog::error("cannot lock the new run {}", run.id);
     return k_exit_state;
@@ -378,16 +406,9 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
 int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
 {
   const auto& stop = install_stop_handlers();
-  const std::string state_path = find_state_file(options.state);
-  if (state_path.empty()) {
-    spdlog::error("which state file? pass --state FILE (none or several *.fleetrun.db here)");
-    return k_exit_usage;
-  }
-  auto store = state::StateStore::open(state_path, state::OpenMode::must_exist);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return k_exit_state;
-  }
+  std::string state_path;
+  auto store = open_existing_state(options.state, state_path);
+  if (!store) return store.error();
   state::StateStore& db = **store;
   std::optional<state::RunRecord> run;
   if (!options.run.empty()) {
@@ -470,16 +491,9 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
 
 int run_status(const StatusOptions& options)
 {
-  const std::string state_path = find_state_file(options.state);
-  if (state_path.empty()) {
-    spdlog::error("which state file? pass --state FILE (none or several *.fleetrun.db here)");
-    return k_exit_usage;
-  }
-  auto store = state::StateStore::open(state_path, state::OpenMode::must_exist);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return k_exit_state;
-  }
+  std::string state_path;
+  auto store = open_existing_state(options.state, state_path);
+  if (!store) return store.error();
   std::optional<state::RunRecord> run;
   if (!options.run.empty()) {
     run = (*store)->run(options.run);
@@ -502,16 +516,9 @@ int run_status(const StatusOptions& options)
 
 int run_runs(const StatusOptions& options)
 {
-  const std::string state_path = find_state_file(options.state);
-  if (state_path.empty()) {
-    spdlog::error("which state file? pass --state FILE (none or several *.fleetrun.db here)");
-    return k_exit_usage;
-  }
-  auto store = state::StateStore::open(state_path, state::OpenMode::must_exist);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return k_exit_state;
-  }
+  std::string state_path;
+  auto store = open_existing_state(options.state, state_path);
+  if (!store) return store.error();
   json list = json::array();
   for (const auto& run : (*store)->runs()) {
     list.push_back({{"run", run.id},

@@ -17,6 +17,7 @@ public:
   static std::expected<std::unique_ptr<ApiConnection>, std::string> open(const ConnectionOptions& options);
 
   api::LosantClient& client() { return m_client; }
+  const api::LosantClient& client() const { return m_client; }
   // A new transport and client for another worker thread, same settings.
   std::unique_ptr<ApiConnection> clone() const;
   const ConnectionOptions& options() const { return m_options; }
