@@ -2,6 +2,7 @@
 #include "runner/commands.hpp"
 #include "runner/coordinator.hpp"
 #include "runner/exit_codes.hpp"
+#include "runner/rate_limiter.hpp"
 #include "runner/session.hpp"
 #include "runner/signals.hpp"
 
@@ -211,7 +212,8 @@ std::expected<std::unique_ptr<state::StateStore>, int> open_existing_state(const
 // before its steps were recorded (nothing was changed then).
 int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::RunRecord& run,
                 const std::optional<state::RunRecord>& preview, api::LosantClient& client,
-                const std::atomic<bool>& stop, bool yes, const std::string& output, RunCounters& counters)
+                const std::atomic<bool>& stop, bool yes, const std::string& output, RunCounters& counters,
+                const ExecutionOptions& execution)
 {
   const auto refuse = [&](const std::string& message, int code) {
     db.add_event(run.id, "refused", message);
@@ -223,7 +225,9 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
 
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
-  if (auto resolved = resolve_queries(db, *plan, run.id, client, stop, counters); !resolved) {
+  RateLimiter limiter(execution.rate, execution.burst, RateLimiter::Clock::now());
+  PreparationContext context{stop, counters, limiter};
+  if (auto resolved = resolve_queries(db, *plan, run.id, client, context); !resolved) {
     return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
   }
   std::string snapshot_run = run.id;
@@ -256,7 +260,7 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
     }
     snapshot_run = preview->id;
   }
-  auto violations = check_guards(db, *plan, snapshot_run, client, stop, counters);
+  auto violations = check_guards(db, *plan, snapshot_run, client, context);
   if (!violations) return refuse("checking guards: " + violations.error().describe(), exit_for(violations.error()));
   if (!violations->empty()) {
     std::string message;
@@ -295,13 +299,15 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
 
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
   RunCounters counters;
-  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), stop, counters);
+  RateLimiter limiter(plan->options.rate.value_or(0), plan->options.burst.value_or(0), RateLimiter::Clock::now());
+  PreparationContext context{stop, counters, limiter};
+  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), context);
   if (!resolved) {
     spdlog::error("resolving queries: {}", resolved.error().describe());
     db.set_run_status(run.id, state::RunStatus::refused);
     return exit_for(resolved.error());
   }
-  auto violations = check_guards(db, *plan, run.id, (*connection)->client(), stop, counters);
+  auto violations = check_guards(db, *plan, run.id, (*connection)->client(), context);
   if (!violations) {
     spdlog::error("checking guards: {}", violations.error().describe());
     db.set_run_status(run.id, state::RunStatus::refused);
@@ -394,12 +400,13 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
   db.add_event(run.id, "started",
                "apply of " + run.plan_path + (preview ? " using preview " + preview->id : std::string()));
   RunCounters counters;
-  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters);
+  const ExecutionOptions execution = execution_options(options.execution, *plan);
+  if (const int code =
+          prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters, execution);
       code != k_exit_ok) {
     return code;
   }
-  const RunResult result =
-      execute_run(db, *plan, run.id, **connection, execution_options(options.execution, *plan), stop, counters);
+  const RunResult result = execute_run(db, *plan, run.id, **connection, execution, stop, counters);
   return finish_run(db, run.id, result, options.output);
 }
 
@@ -474,18 +481,18 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
   db.set_run_status(run->id, state::RunStatus::running);
   db.add_event(run->id, "resumed", "resumed by pid " + std::to_string(getpid()));
   RunCounters counters;
+  const ExecutionOptions execution = execution_options(options.execution, *plan);
   if (db.steps(run->id).empty()) {
     // Stopped before its steps were recorded, so before any change: prepare again.
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
-    if (const int code =
-            prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output, counters);
+    if (const int code = prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output,
+                                     counters, execution);
         code != k_exit_ok) {
       return code;
     }
   }
-  const RunResult result =
-      execute_run(db, *plan, run->id, **connection, execution_options(options.execution, *plan), stop, counters);
+  const RunResult result = execute_run(db, *plan, run->id, **connection, execution, stop, counters);
   return finish_run(db, run->id, result, options.output);
 }
 

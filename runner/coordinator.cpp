@@ -781,7 +781,9 @@ RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const s
     result = {RunOutcome::failed, "some steps had failures (--keep-going ran the later ones)", {}};
   }
   store.set_learned_rate(run_id, limiter.current_rate());
-  pool.stop(options.drain_deadline);
+  // The loop already waited for what was in flight (up to the drain deadline);
+  // anything still inside a request now is left to finish on its own.
+  pool.stop(std::chrono::milliseconds(1000));
   result.counters = counters;
   return result;
 }

@@ -72,19 +72,26 @@ std::string default_state_path(const std::string& plan_path)
 }
 
 api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, const BackoffPolicy& policy,
-                                const std::atomic<bool>& stop_requested, RunCounters& counters)
+                                PreparationContext& context)
 {
   std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
-    ++counters.requests;
+    for (RateLimiter::Clock::duration wait{}; !context.limiter.try_acquire(RateLimiter::Clock::now(), wait);) {
+      std::this_thread::sleep_for(wait);
+    }
+    ++context.counters.requests;
     auto result = call();
-    if (result) return result;
-    count_failure(counters, result.error());
-    if (result.error().kind == api::ErrorKind::auth || result.error().kind == api::ErrorKind::permanent ||
-        attempt >= policy.max_attempts || stop_requested.load()) {
+    if (result) {
+      context.limiter.on_success(RateLimiter::Clock::now());
       return result;
     }
-    ++counters.retries;
+    count_failure(context.counters, result.error());
+    if (result.error().status == 429) context.limiter.on_throttled(RateLimiter::Clock::now());
+    if (result.error().kind == api::ErrorKind::auth || result.error().kind == api::ErrorKind::permanent ||
+        attempt >= policy.max_attempts || context.stop_requested.load()) {
+      return result;
+    }
+    ++context.counters.retries;
     const auto delay = backoff_delay(policy, attempt + 1, result.error().retry_after_s, rng);
     spdlog::debug("GET failed ({}); retrying in {} ms", result.error().describe(), delay.count());
     std::this_thread::sleep_for(delay);
@@ -93,7 +100,7 @@ api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, con
 
 std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, const plans::Plan& plan,
                                                    const std::string& run_id, api::LosantClient& client,
-                                                   const std::atomic<bool>& stop_requested, RunCounters& counters)
+                                                   PreparationContext& context)
 {
   std::set<std::string> used;
   for (const auto& step : plan.steps) {
@@ -105,7 +112,7 @@ std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, con
     store.clear_query_devices(run_id, spec.name);
     store.upsert_query({run_id, spec.name, spec.query_json, 0, false});
     const auto fetch = [&](const api::DeviceListParams& params) {
-      return get_with_retries([&] { return client.get_devices(params); }, policy, stop_requested, counters);
+      return get_with_retries([&] { return client.get_devices(params); }, policy, context);
     };
     // Each page is one transaction; the query is marked resolved only at the end.
     auto total = jobs::resolve_query(spec, fetch,
@@ -119,7 +126,7 @@ std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, con
 
 std::expected<std::vector<GuardViolation>, api::ApiError>
 check_guards(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-             api::LosantClient& client, const std::atomic<bool>& stop_requested, RunCounters& counters)
+             api::LosantClient& client, PreparationContext& context)
 {
   std::vector<GuardViolation> violations;
   for (const auto& spec : plan.queries) {
@@ -147,7 +154,7 @@ check_guards(const state::StateStore& store, const plans::Plan& plan, const std:
     if (!fleet_size) {
       api::DeviceListParams all;
       all.per_page = 1;
-      auto page = get_with_retries([&] { return client.get_devices(all); }, BackoffPolicy{}, stop_requested, counters);
+      auto page = get_with_retries([&] { return client.get_devices(all); }, BackoffPolicy{}, context);
       if (!page) return std::unexpected(page.error());
       fleet_size = json::parse(page->body).value("totalCount", std::int64_t{0});
     }

@@ -6,6 +6,7 @@
 #include "runner/backoff.hpp"
 #include "runner/commands.hpp"
 #include "runner/connection.hpp"
+#include "runner/rate_limiter.hpp"
 #include "runner/run_counters.hpp"
 
 #include "plans/plan.hpp"
@@ -27,15 +28,23 @@ ConnectionOptions effective_connection(const ConnectionOptions& flags, const pla
 // `plan.yaml` -> `plan.fleetrun.db` beside it, unless --state says otherwise.
 std::string default_state_path(const std::string& plan_path);
 
-// A GET that retries transient failures with backoff, sleeping in between.
+// Requests made before the coordinator starts (query resolution, guards):
+// they retry transient failures with backoff and keep to the rate limit.
+struct PreparationContext {
+  const std::atomic<bool>& stop_requested;
+  RunCounters& counters;
+  RateLimiter& limiter;
+};
+
+// A GET under the rate limit, retried on transient failures, sleeping in between.
 api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, const BackoffPolicy& policy,
-                                const std::atomic<bool>& stop_requested, RunCounters& counters);
+                                PreparationContext& context);
 
 // Resolves every query some step uses into `run_id`'s device lists, replacing
 // what was there. Returns the error that stopped it.
 std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, const plans::Plan& plan,
                                                    const std::string& run_id, api::LosantClient& client,
-                                                   const std::atomic<bool>& stop_requested, RunCounters& counters);
+                                                   PreparationContext& context);
 
 struct GuardViolation {
   std::string where; // "queries.stale.expect" or "steps[1] (retire)"
@@ -46,7 +55,7 @@ struct GuardViolation {
 // over the device lists held by `snapshot_run` (the counts of `counts_run`).
 std::expected<std::vector<GuardViolation>, api::ApiError>
 check_guards(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-             api::LosantClient& client, const std::atomic<bool>& stop_requested, RunCounters& counters);
+             api::LosantClient& client, PreparationContext& context);
 
 // The preview's facts: per query its count, per step what would happen.
 // `with_device_ids`: list every device id each step would touch (JSON output).

@@ -162,3 +162,25 @@ TEST_CASE("an invalid plan is refused before any request", "[plan_command]")
   CHECK(sandbox.admin_get("/_sandbox/stats")["requests"].empty());
   CHECK_FALSE(std::filesystem::exists(dir / "plan.fleetrun.db"));
 }
+
+TEST_CASE("resolving queries keeps to the plan's rate limit", "[plan_command]")
+{
+  // Regression: resolution GETs once bypassed the client's rate limit and ran into 429s.
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "3500", "--rate", "5", "--burst", "1"});
+  write_file(dir / "plan.yaml", R"(version: 1
+options: {rate: 4, burst: 1}
+queries:
+  sensors: {query: {deviceClass: {$ne: gateway}}}
+  north: {query: {tags: {site: north}}}
+steps:
+  - {id: tag, action: patch, query: sensors, updateFields: {description: x}}
+  - {id: ping, action: send_command, query: north, name: ping}
+)");
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json stats = sandbox.admin_get("/_sandbox/stats");
+  CHECK(stats["requests"]["GET /applications/{applicationId}/devices 200"].get<int>() >= 5);
+  CHECK_FALSE(stats["totals"].contains("rateLimited"));
+}
