@@ -49,9 +49,9 @@ steps:
   - {id: tag, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: ceiling}}
   - {id: ping, action: send_command, query: everything, allow_whole_fleet: true, name: ping}
 )");
-  // Resolution pages of 1000 (one more, empty, when the count is a multiple of 1000),
-  // then patch and command by 1000 deviceIds.
-  const int pages = devices / 1000 + 1;
+  // Resolution pages of 1000 (the last one known from totalCount), then patch
+  // and command by 1000 deviceIds.
+  const int pages = (devices + 999) / 1000;
   const int batches = (devices + 999) / 1000;
   const int minimum = pages + 2 * batches;
   std::printf("devices %d, minimum requests %d (%d resolution pages + %d patch + %d command)\n", devices, minimum,

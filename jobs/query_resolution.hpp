@@ -23,6 +23,8 @@ using DevicePage = std::vector<std::pair<std::string, std::string>>; // id, API 
 using FetchPage = std::function<api::ApiResult(const api::DeviceListParams&)>;
 
 // Sends every page to `sink` in id order; returns the number of devices.
+// `fetch` runs on a thread of its own, one page ahead of `sink`, which runs
+// on the caller's; neither is called again after the other fails or throws.
 std::expected<std::int64_t, api::ApiError> resolve_query(const plans::QuerySpec& spec, const FetchPage& fetch,
                                                          const std::function<void(DevicePage&&)>& sink,
                                                          int per_page = 1000);

@@ -213,7 +213,7 @@ std::expected<std::unique_ptr<state::StateStore>, int> open_existing_state(const
 int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::RunRecord& run,
                 const std::optional<state::RunRecord>& preview, api::LosantClient& client,
                 const std::atomic<bool>& stop, bool yes, const std::string& output, RunCounters& counters,
-                const ExecutionOptions& execution)
+                const ExecutionOptions& execution, RateLimiter& limiter)
 {
   const auto refuse = [&](const std::string& message, int code) {
     db.add_event(run.id, "refused", message);
@@ -225,7 +225,6 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
 
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
-  RateLimiter limiter(execution.rate, execution.burst, RateLimiter::Clock::now());
   PreparationContext context{stop, counters, limiter};
   if (auto resolved = resolve_queries(db, *plan, run.id, client, context); !resolved) {
     return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
@@ -300,6 +299,7 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
   RunCounters counters;
   RateLimiter limiter(plan->options.rate.value_or(0), plan->options.burst.value_or(0), RateLimiter::Clock::now());
+  limiter.allow_in_flight(1);
   PreparationContext context{stop, counters, limiter};
   auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), context);
   if (!resolved) {
@@ -401,12 +401,16 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
                "apply of " + run.plan_path + (preview ? " using preview " + preview->id : std::string()));
   RunCounters counters;
   const ExecutionOptions execution = execution_options(options.execution, *plan);
-  if (const int code =
-          prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters, execution);
+  // One limiter for every request of this invocation, preparation and steps:
+  // a bucket started afresh for the steps would not know what resolution spent.
+  RateLimiter limiter(execution.rate, execution.burst, RateLimiter::Clock::now());
+  limiter.allow_in_flight(1); // resolution: one page in flight at a time
+  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters,
+                                   execution, limiter);
       code != k_exit_ok) {
     return code;
   }
-  const RunResult result = execute_run(db, *plan, run.id, **connection, execution, stop, counters);
+  const RunResult result = execute_run(db, *plan, run.id, **connection, execution, stop, limiter, counters);
   return finish_run(db, run.id, result, options.output);
 }
 
@@ -482,17 +486,21 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
   db.add_event(run->id, "resumed", "resumed by pid " + std::to_string(getpid()));
   RunCounters counters;
   const ExecutionOptions execution = execution_options(options.execution, *plan);
+  // One limiter for every request of this invocation, preparation and steps:
+  // a bucket started afresh for the steps would not know what resolution spent.
+  RateLimiter limiter(execution.rate, execution.burst, RateLimiter::Clock::now());
+  limiter.allow_in_flight(1); // resolution: one page in flight at a time
   if (db.steps(run->id).empty()) {
     // Stopped before its steps were recorded, so before any change: prepare again.
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
     if (const int code = prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output,
-                                     counters, execution);
+                                     counters, execution, limiter);
         code != k_exit_ok) {
       return code;
     }
   }
-  const RunResult result = execute_run(db, *plan, run->id, **connection, execution, stop, counters);
+  const RunResult result = execute_run(db, *plan, run->id, **connection, execution, stop, limiter, counters);
   return finish_run(db, run->id, result, options.output);
 }
 

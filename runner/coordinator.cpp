@@ -755,11 +755,11 @@ private:
 
 RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const std::string& run_id,
                       const ApiConnection& connection, const ExecutionOptions& options,
-                      const std::atomic<bool>& stop_requested, const RunCounters& before)
+                      const std::atomic<bool>& stop_requested, RateLimiter& limiter, const RunCounters& before)
 {
   const auto run = store.run(run_id);
-  RateLimiter limiter(options.rate, options.burst, Clock::now());
   if (run && run->learned_rate > 0) limiter.start_at(run->learned_rate, Clock::now());
+  limiter.allow_in_flight(std::max(1, options.concurrency));
   WorkerPool pool(connection, std::max(1, options.concurrency));
   std::mt19937_64 rng(std::random_device{}());
   RunCounters counters = before;

@@ -17,6 +17,7 @@
 
 #include "runner/backoff.hpp"
 #include "runner/connection.hpp"
+#include "runner/rate_limiter.hpp"
 #include "runner/run_counters.hpp"
 
 #include "plans/plan.hpp"
@@ -53,6 +54,6 @@ struct RunResult {
 // `before`: what the requests of this invocation met before it (resolution).
 RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const std::string& run_id,
                       const ApiConnection& connection, const ExecutionOptions& options,
-                      const std::atomic<bool>& stop_requested, const RunCounters& before = {});
+                      const std::atomic<bool>& stop_requested, RateLimiter& limiter, const RunCounters& before = {});
 
 } // namespace fleetrun::runner

@@ -11,8 +11,15 @@ constexpr auto k_decrease_gap = std::chrono::milliseconds(1000); // one halving 
 
 RateLimiter::RateLimiter(double rate, double burst, Clock::time_point now)
     : m_configured(std::max(0.0, rate)), m_rate(m_configured), m_burst(burst > 0 ? burst : std::max(1.0, rate)),
-      m_tokens(m_burst), m_last(now)
+      m_burst_limit(m_burst), m_configured_burst(m_burst), m_tokens(m_burst), m_last(now)
 {
+}
+
+void RateLimiter::allow_in_flight(int requests)
+{
+  m_burst_limit = std::max(1.0, m_configured_burst - std::max(0, requests));
+  m_burst = std::min(m_burst, m_burst_limit);
+  m_tokens = std::min(m_tokens, m_burst);
 }
 
 void RateLimiter::refill(Clock::time_point now)
@@ -72,7 +79,7 @@ void RateLimiter::on_success(Clock::time_point now)
   // Additive increase: 2% of the target per success, so a halved rate takes
   // about 25 successes to come back.
   m_rate = std::min(target, m_rate + std::max(0.05, target * 0.02));
-  if (m_configured > 0) m_burst = std::max(m_burst, std::min(m_configured, m_rate));
+  if (m_configured > 0) m_burst = std::max(m_burst, std::min(m_burst_limit, m_rate));
 }
 
 void RateLimiter::start_at(double rate, Clock::time_point now)

@@ -28,6 +28,14 @@ public:
   // Starts from a rate learned earlier (resume), below the configured one.
   void start_at(double rate, Clock::time_point now);
 
+  // Keeps `requests` tokens of the burst back for requests in flight. The
+  // server counts a request when it arrives, the client when it sends; while
+  // requests travel the server's bucket can fill up and overflow before the
+  // client's, and a client bucket of the same size would then run ahead of
+  // it and draw 429s. A client bucket smaller by the most requests that can
+  // be in flight never does (at the same rate).
+  void allow_in_flight(int requests);
+
   double current_rate() const { return m_rate; } // 0: unlimited
   double configured_rate() const { return m_configured; }
 
@@ -35,7 +43,9 @@ private:
   void refill(Clock::time_point now);
   double m_configured;
   double m_rate;
-  double m_burst;
+  double m_burst;       // the bucket's size now (smaller after 429s)
+  double m_burst_limit; // its size at most: the configured burst less the in-flight allowance
+  double m_configured_burst;
   double m_tokens;
   Clock::time_point m_last;
   std::optional<Clock::time_point> m_last_decrease; // none yet

@@ -211,22 +211,34 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
       // patch: field -> (before, after) -> devices, and per device its changes.
       std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
       json per_device = json::array();
-      store.for_each_device(snapshot_run, step.query, true, [&](const std::string& id, const std::string& document) {
-        ++devices;
-        if (with_device_ids) ids.push_back(id);
-        const json doc = json::parse(document);
-        if (sample.size() < 5) sample.push_back(doc.value("name", id));
-        if (step.action != plans::ActionKind::patch) return;
-        const auto field_changes = jobs::patch_changes(doc, params);
-        json device_changes = json::array();
-        for (const auto& change : field_changes) {
-          ++changes[change.field][{change.before.dump(), change.after.dump()}];
-          device_changes.push_back({{"field", change.field}, {"before", change.before}, {"after", change.after}});
-        }
-        if (with_device_ids) {
-          per_device.push_back({{"id", id}, {"name", doc.value("name", "")}, {"changes", std::move(device_changes)}});
-        }
-      });
+      // Only a patch needs every device's document (its changes); the other
+      // actions show the names of the first few and count the rest.
+      const bool patch = step.action == plans::ActionKind::patch;
+      store.for_each_device(
+          snapshot_run, step.query, true,
+          [&](const std::string& id, const std::string& document) {
+            sample.push_back(json::parse(document).value("name", id));
+          },
+          5);
+      const auto record = store.query(snapshot_run, step.query);
+      if (!patch && !with_device_ids && record) devices = record->total;
+      if (patch || with_device_ids) {
+        store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
+          ++devices;
+          if (with_device_ids) ids.push_back(id);
+          if (!patch) return;
+          const json doc = json::parse(document);
+          const auto field_changes = jobs::patch_changes(doc, params);
+          json device_changes = json::array();
+          for (const auto& change : field_changes) {
+            ++changes[change.field][{change.before.dump(), change.after.dump()}];
+            device_changes.push_back({{"field", change.field}, {"before", change.before}, {"after", change.after}});
+          }
+          if (with_device_ids) {
+            per_device.push_back({{"id", id}, {"name", doc.value("name", "")}, {"changes", std::move(device_changes)}});
+          }
+        });
+      }
       entry["devices"] = devices;
       entry["sample"] = std::move(sample);
       if (with_device_ids) entry["deviceIds"] = std::move(ids);

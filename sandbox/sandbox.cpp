@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -154,6 +155,14 @@ struct Sandbox::Impl {
   // Query results by (query, sort, scope), valid for one store generation.
   std::mutex cache_mutex;
   std::list<CachedSelection> cache;
+
+  // Devices' list documents (without and with connection info), by index.
+  struct RenderedDevices {
+    std::uint64_t generation = ~std::uint64_t{0};
+    std::vector<std::string> texts;
+  };
+  std::mutex rendered_mutex;
+  std::array<RenderedDevices, 2> rendered_cache;
 
   // Jobs and the worker that runs them.
   std::mutex job_mutex;
@@ -411,6 +420,7 @@ struct Sandbox::Impl {
     const bool exclude_connection = text_param("excludeConnectionInfo", "false") == "true";
 
     std::string cache_key;
+    std::optional<std::string> after_id; // an id cursor: only devices after this id
     std::optional<DeviceQuery> query;
     json echoed_query;
     if (auto q = params.find("query"); q != params.end() && q->is_string() && !q->get<std::string>().empty()) {
@@ -422,6 +432,20 @@ struct Sandbox::Impl {
       if (!compiled) return validation_error("query." + compiled.error());
       query = std::move(*compiled);
       cache_key = "q:" + echoed_query.dump();
+      // An id cursor over a query ({"$and": [q, {"id": {"$gt": id}}]} sorted
+      // by id) selects the suffix of q's selection after that id: select q
+      // once and cache it, then binary-search each page's start. The answer
+      // is the one matching the whole query would give.
+      if (sort_field == "id" && sort_direction == "asc") {
+        if (auto cursor = id_cursor(echoed_query)) {
+          auto base = DeviceQuery::compile(echoed_query["$and"][0]);
+          if (base) {
+            query = std::move(*base);
+            cache_key = "q:" + echoed_query["$and"][0].dump();
+            after_id = std::move(*cursor);
+          }
+        }
+      }
     } else {
       SimpleFilters filters;
       filters.filter_field = text_param("filterField", "");
@@ -459,21 +483,71 @@ struct Sandbox::Impl {
     std::shared_lock lock(store_mutex);
     const auto indices = selection(cache_key, *query, query_deleted ? DeletedScope::deleted : DeletedScope::live,
                                    sort_field, sort_direction == "desc");
-    json items = json::array();
-    const std::size_t begin = static_cast<std::size_t>(page) * static_cast<std::size_t>(per_page);
-    for (std::size_t i = begin; i < indices->size() && i < begin + static_cast<std::size_t>(per_page); ++i) {
-      items.push_back(to_api_json(store.devices()[(*indices)[i]], config.application_id, !exclude_connection));
+    const auto& devices = store.devices();
+    std::size_t first = 0; // where the query's selection starts in `indices`
+    if (after_id) {
+      first = static_cast<std::size_t>(
+          std::upper_bound(indices->begin(), indices->end(), *after_id,
+                           [&](const std::string& id, std::uint32_t index) { return id < devices[index].id; }) -
+          indices->begin());
     }
-    json body = {{"items", std::move(items)},
-                 {"totalCount", indices->size()},
-                 {"perPage", per_page},
-                 {"page", page},
-                 {"sortField", sort_field},
-                 {"sortDirection", sort_direction},
-                 {"applicationId", config.application_id}};
-    body["count"] = body["items"].size();
-    if (!echoed_query.is_null()) body["query"] = echoed_query;
-    return json_response(200, body);
+    const std::size_t total = indices->size() - first;
+    const std::size_t begin = first + static_cast<std::size_t>(page) * static_cast<std::size_t>(per_page);
+    const std::size_t end = std::min(indices->size(), begin + static_cast<std::size_t>(per_page));
+    json envelope = {{"totalCount", total},
+                     {"perPage", per_page},
+                     {"page", page},
+                     {"sortField", sort_field},
+                     {"sortDirection", sort_direction},
+                     {"applicationId", config.application_id},
+                     {"count", end > begin ? end - begin : 0}};
+    if (!echoed_query.is_null()) envelope["query"] = echoed_query;
+    // The envelope's members, then the items: each device's document is
+    // rendered once per store generation and reused by later pages.
+    Response response;
+    response.body = envelope.dump();
+    response.body.pop_back();
+    response.body += ",\"items\":[";
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i > begin) response.body += ',';
+      append_rendered(response.body, (*indices)[i], !exclude_connection);
+    }
+    response.body += "]}";
+    return response;
+  }
+
+  // The JSON text of a device as lists show it, cached until the store
+  // changes. Requires store_mutex held (shared is enough).
+  void append_rendered(std::string& out, std::uint32_t index, bool with_connection)
+  {
+    auto& cache = rendered_cache[with_connection ? 1 : 0];
+    std::lock_guard lock(rendered_mutex);
+    if (cache.generation != store.generation() || cache.texts.size() != store.size()) {
+      cache.texts.assign(store.size(), std::string());
+      cache.generation = store.generation();
+    }
+    std::string& text = cache.texts[index];
+    if (text.empty()) text = to_api_json(store.devices()[index], config.application_id, with_connection).dump();
+    out += text;
+  }
+
+  // {"$and": [q, {"id": {"$gt": "<object id>"}}]}: the id after which a
+  // cursor page starts, or nothing for any other query.
+  static std::optional<std::string> id_cursor(const json& query)
+  {
+    if (!query.is_object() || query.size() != 1 || !query.contains("$and")) return std::nullopt;
+    const json& terms = query["$and"];
+    if (!terms.is_array() || terms.size() != 2 || !terms[1].is_object() || terms[1].size() != 1) return std::nullopt;
+    const auto id = terms[1].find("id");
+    if (id == terms[1].end() || !id->is_object() || id->size() != 1) return std::nullopt;
+    const auto gt = id->find("$gt");
+    if (gt == id->end() || !gt->is_string()) return std::nullopt;
+    const std::string value = gt->get<std::string>();
+    // Ids are lowercase hex; then "greater than" is plain text order.
+    if (!losant::is_object_id(value) ||
+        std::any_of(value.begin(), value.end(), [](char c) { return c >= 'A' && c <= 'F'; }))
+      return std::nullopt;
+    return value;
   }
 
   // Requires store_mutex held (shared is enough).

@@ -531,7 +531,12 @@ void StateStore::append_devices(const std::string& run_id, const std::string& na
                                 const std::vector<std::pair<std::string, std::string>>& devices)
 {
   Transaction transaction(*this);
-  std::int64_t position = device_count(run_id, name);
+  // The next position from the primary key's last entry (a count would read
+  // every row, which grows with each page).
+  Statement next(m_impl->db, "SELECT coalesce(max(position) + 1, 0) FROM query_devices WHERE run_id = ?1 AND "
+                             "query_name = ?2");
+  next.bind(1, run_id).bind(2, name);
+  std::int64_t position = next.step() ? next.integer(0) : 0;
   Statement insert(m_impl->db, "INSERT INTO query_devices (run_id, query_name, position, device_id, document) "
                                "VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& [id, document] : devices) {
@@ -549,13 +554,14 @@ std::int64_t StateStore::device_count(const std::string& run_id, const std::stri
 }
 
 void StateStore::for_each_device(const std::string& run_id, const std::string& name, bool with_documents,
-                                 const std::function<void(const std::string&, const std::string&)>& visit) const
+                                 const std::function<void(const std::string&, const std::string&)>& visit,
+                                 std::int64_t limit) const
 {
   Statement select(m_impl->db, with_documents ? "SELECT device_id, document FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY position"
+                                                "query_name = ?2 ORDER BY position LIMIT ?3"
                                               : "SELECT device_id, '' FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY position");
-  select.bind(1, run_id).bind(2, name);
+                                                "query_name = ?2 ORDER BY position LIMIT ?3");
+  select.bind(1, run_id).bind(2, name).bind(3, limit);
   while (select.step()) visit(select.text(0), select.text(1));
 }
 

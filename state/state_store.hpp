@@ -155,9 +155,11 @@ public:
   void append_devices(const std::string& run_id, const std::string& name,
                       const std::vector<std::pair<std::string, std::string>>& devices);
   std::int64_t device_count(const std::string& run_id, const std::string& name) const;
-  // Visits device ids (and documents, when `with_documents`) in their stored order.
+  // Visits device ids (and documents, when `with_documents`) in their stored
+  // order: the first `limit` of them, or all when it is negative.
   void for_each_device(const std::string& run_id, const std::string& name, bool with_documents,
-                       const std::function<void(const std::string& id, const std::string& document)>& visit) const;
+                       const std::function<void(const std::string& id, const std::string& document)>& visit,
+                       std::int64_t limit = -1) const;
   // Ids in `a_run`'s list and not in `b_run`'s: drift between a preview and now.
   std::vector<std::string> devices_missing_from(const std::string& a_run, const std::string& a_name,
                                                 const std::string& b_run, const std::string& b_name, std::int64_t limit,

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <mutex>
+#include <stdexcept>
+
 using nlohmann::json;
 using namespace fleetrun;
 
@@ -23,15 +26,17 @@ struct FakeApi {
     }
     json items = json::array();
     int skipped = 0;
+    int matching = 0; // what the query matches: totalCount
     for (int i = 0; i < devices; ++i) {
       char id[25];
       std::snprintf(id, sizeof id, "%024x", i);
       if (!after.empty() && std::string(id) <= after) continue;
+      ++matching;
       if (skipped++ < params.page * params.per_page) continue;
-      if (static_cast<int>(items.size()) == params.per_page) break;
+      if (static_cast<int>(items.size()) == params.per_page) continue;
       items.push_back({{"id", id}, {"name", "d" + std::to_string(i)}});
     }
-    return api::ApiResponse{200, json{{"items", items}, {"totalCount", devices}}.dump(), {}};
+    return api::ApiResponse{200, json{{"items", items}, {"totalCount", matching}}.dump(), {}};
   }
 };
 
@@ -91,4 +96,74 @@ TEST_CASE("deleted queries ask for deleted devices; errors stop the resolution",
   const auto result = jobs::resolve_query(spec, failing, [](jobs::DevicePage&&) {});
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().status == 401);
+}
+
+TEST_CASE("a total that is a whole number of pages needs no empty last page", "[query_resolution]")
+{
+  for (const bool advanced : {true, false}) {
+    FakeApi fake{20, {}};
+    plans::QuerySpec spec;
+    if (advanced) {
+      spec.query_json = R"({"deviceClass":"gateway"})";
+      spec.has_advanced_query = true;
+    } else {
+      spec.device_classes = {"gateway"};
+    }
+    std::int64_t stored = 0;
+    const auto total = jobs::resolve_query(
+        spec, std::ref(fake), [&](jobs::DevicePage&& page) { stored += static_cast<std::int64_t>(page.size()); }, 10);
+    REQUIRE(total.has_value());
+    CHECK(*total == 20);
+    CHECK(stored == 20);
+    CHECK(fake.calls.size() == 2); // not a third, empty one
+  }
+}
+
+TEST_CASE("documents are stored as the API sent them, in id order", "[query_resolution]")
+{
+  const std::string body =
+      R"({"items": [ {"name": "a \"quoted\" one", "id": "000000000000000000000001", "tags": [{"key": "id", "value": "x"}]},)"
+      R"( {"id":"000000000000000000000002","nested":{"id":"not this"}} ], "totalCount": 2, "perPage": 10})";
+  const auto fetch = [&](const api::DeviceListParams&) { return api::ApiResult(api::ApiResponse{200, body, {}}); };
+  plans::QuerySpec spec;
+  jobs::DevicePage stored;
+  const auto total = jobs::resolve_query(
+      spec, fetch, [&](jobs::DevicePage&& page) { std::move(page.begin(), page.end(), std::back_inserter(stored)); },
+      10);
+  REQUIRE(total.has_value());
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[0].first == "000000000000000000000001");
+  CHECK(json::parse(stored[0].second)["name"] == "a \"quoted\" one");
+  CHECK(stored[1].first == "000000000000000000000002");
+  CHECK(stored[1].second == R"({"id":"000000000000000000000002","nested":{"id":"not this"}})");
+}
+
+TEST_CASE("a page that cannot be read stops the resolution with an error", "[query_resolution]")
+{
+  const auto fetch = [](const api::DeviceListParams&) {
+    return api::ApiResult(
+        api::ApiResponse{200, R"({"items":[{"id":"000000000000000000000001","name":"unterminated}]})", {}});
+  };
+  int stored = 0;
+  const auto total = jobs::resolve_query(
+      plans::QuerySpec{}, fetch, [&](jobs::DevicePage&&) { ++stored; }, 10);
+  REQUIRE_FALSE(total.has_value());
+  CHECK(total.error().message.find("could not be read") != std::string::npos);
+  CHECK(stored == 0);
+}
+
+TEST_CASE("when storing a page fails, fetching stops and the failure reaches the caller", "[query_resolution]")
+{
+  FakeApi fake{1000, {}};
+  std::mutex calls_mutex;
+  const auto fetch = [&](const api::DeviceListParams& params) {
+    std::lock_guard lock(calls_mutex);
+    return fake(params);
+  };
+  plans::QuerySpec spec;
+  CHECK_THROWS_WITH(jobs::resolve_query(
+                        spec, fetch, [](jobs::DevicePage&&) { throw std::runtime_error("disk full"); }, 10),
+                    "disk full");
+  std::lock_guard lock(calls_mutex);
+  CHECK(fake.calls.size() <= 4); // the page that failed and at most the queue's worth ahead
 }

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
+#include <set>
+
 using fleetrun::runner::RateLimiter;
 using namespace std::chrono_literals;
 
@@ -66,4 +69,56 @@ TEST_CASE("a learned rate from an earlier run is where a resume starts", "[rate_
   limiter.start_at(12.5, t0);
   CHECK(limiter.current_rate() == Approx(12.5));
   CHECK(sent_in(limiter, t0, 1000ms) <= 26); // no burst of 100
+}
+
+TEST_CASE("a limiter that allows for requests in flight never runs ahead of the server's bucket", "[rate_limiter]")
+{
+  // Four requests in flight with latencies of 0-20 ms against a server bucket
+  // of the same rate and burst. Idle spells let the server's bucket overflow
+  // while requests travel; the client's bucket, full and the same size, would
+  // then hold tokens the server no longer has.
+  const double rate = 100;
+  const double burst = 100;
+  const int concurrency = 4;
+  for (const bool allowance : {false, true}) {
+    const auto t0 = RateLimiter::Clock::time_point{} + 1h;
+    RateLimiter client(rate, burst, t0);
+    if (allowance) client.allow_in_flight(concurrency);
+    double server_tokens = burst;
+    auto server_last = t0;
+    std::mt19937_64 rng(7);
+    std::multiset<RateLimiter::Clock::time_point> arrivals;
+    int refused = 0;
+    int sent = 0;
+    auto now = t0;
+    for (int round = 0; round < 40; ++round) {
+      const auto busy_until = now + 1500ms; // a busy spell, then an idle one
+      for (; now < busy_until; now += 1ms) {
+        while (!arrivals.empty() && *arrivals.begin() <= now) {
+          const auto at = *arrivals.begin();
+          arrivals.erase(arrivals.begin());
+          server_tokens =
+              std::min(burst, server_tokens + std::chrono::duration<double>(at - server_last).count() * rate);
+          server_last = at;
+          if (server_tokens >= 1) {
+            server_tokens -= 1;
+          } else {
+            ++refused;
+          }
+        }
+        RateLimiter::Clock::duration wait{};
+        while (arrivals.size() < concurrency && client.try_acquire(now, wait)) {
+          arrivals.insert(now + std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 20)(rng)));
+          ++sent;
+        }
+      }
+      now += std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 400)(rng));
+    }
+    CHECK(sent > 4000);
+    if (allowance) {
+      CHECK(refused == 0);
+    } else {
+      CHECK(refused > 0); // what the allowance is for
+    }
+  }
 }

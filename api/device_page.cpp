@@ -1,0 +1,210 @@
+#include "api/device_page.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+namespace fleetrun::api {
+
+namespace {
+
+class PageScanner {
+public:
+  explicit PageScanner(std::string_view text) : m_text(text) {}
+
+  std::expected<DevicePageIndex, std::string> page()
+  {
+    DevicePageIndex index;
+    skip_space();
+    if (!take('{')) return fail("a device page must be a JSON object");
+    skip_space();
+    if (take('}')) return finish(std::move(index));
+    for (;;) {
+      skip_space();
+      auto key = string_value();
+      if (!key) return std::unexpected(key.error());
+      skip_space();
+      if (!take(':')) return fail("expected ':' after a member name");
+      skip_space();
+      if (*key == "items") {
+        if (auto items = item_list(index); !items) return std::unexpected(items.error());
+      } else if (*key == "totalCount") {
+        const std::size_t start = m_pos;
+        if (auto skipped = value(0); !skipped) return std::unexpected(skipped.error());
+        std::int64_t count = 0;
+        const auto* first = m_text.data() + start;
+        const auto* last = m_text.data() + m_pos;
+        if (std::from_chars(first, last, count).ptr != last) return fail("totalCount must be a whole number");
+        index.total_count = count;
+      } else if (auto skipped = value(0); !skipped) {
+        return std::unexpected(skipped.error());
+      }
+      skip_space();
+      if (take('}')) return finish(std::move(index));
+      if (!take(',')) return fail("expected ',' or '}' in the page object");
+    }
+  }
+
+private:
+  std::expected<DevicePageIndex, std::string> finish(DevicePageIndex index)
+  {
+    skip_space();
+    if (m_pos != m_text.size()) return fail("unexpected text after the page object");
+    return index;
+  }
+
+  std::expected<void, std::string> item_list(DevicePageIndex& index)
+  {
+    if (!take('[')) return fail("items must be an array");
+    skip_space();
+    if (take(']')) return {};
+    for (;;) {
+      skip_space();
+      const std::size_t start = m_pos;
+      if (peek() != '{') return fail("each item must be a device object");
+      std::string id;
+      if (auto item = object(1, &id); !item) return std::unexpected(item.error());
+      if (id.empty()) return fail("a device in items has no id");
+      index.items.push_back({std::move(id), m_text.substr(start, m_pos - start)});
+      skip_space();
+      if (take(']')) return {};
+      if (!take(',')) return fail("expected ',' or ']' in items");
+    }
+  }
+
+  // An object; with `id` given, its top-level "id" string goes there.
+  std::expected<void, std::string> object(int depth, std::string* id)
+  {
+    if (depth > k_max_depth) return fail("nesting too deep");
+    take('{');
+    skip_space();
+    if (take('}')) return {};
+    for (;;) {
+      skip_space();
+      auto key = string_value();
+      if (!key) return std::unexpected(key.error());
+      skip_space();
+      if (!take(':')) return fail("expected ':' after a member name");
+      skip_space();
+      if (id != nullptr && *key == "id" && peek() == '"') {
+        auto text = string_value();
+        if (!text) return std::unexpected(text.error());
+        *id = std::move(*text);
+      } else if (auto skipped = value(depth); !skipped) {
+        return std::unexpected(skipped.error());
+      }
+      skip_space();
+      if (take('}')) return {};
+      if (!take(',')) return fail("expected ',' or '}' in an object");
+    }
+  }
+
+  std::expected<void, std::string> array(int depth)
+  {
+    if (depth > k_max_depth) return fail("nesting too deep");
+    take('[');
+    skip_space();
+    if (take(']')) return {};
+    for (;;) {
+      skip_space();
+      if (auto skipped = value(depth); !skipped) return std::unexpected(skipped.error());
+      skip_space();
+      if (take(']')) return {};
+      if (!take(',')) return fail("expected ',' or ']' in an array");
+    }
+  }
+
+  std::expected<void, std::string> value(int depth)
+  {
+    switch (peek()) {
+    case '{': return object(depth + 1, nullptr);
+    case '[': return array(depth + 1);
+    case '"': {
+      auto skipped = string_span();
+      if (!skipped) return std::unexpected(skipped.error());
+      return {};
+    }
+    default: return scalar();
+    }
+  }
+
+  // true, false, null or a number (its characters, not its grammar).
+  std::expected<void, std::string> scalar()
+  {
+    for (std::string_view literal : {"true", "false", "null"}) {
+      if (m_text.substr(m_pos, literal.size()) == literal) {
+        m_pos += literal.size();
+        return {};
+      }
+    }
+    const std::size_t start = m_pos;
+    while (m_pos < m_text.size() && std::string_view("+-.0123456789eE").find(m_text[m_pos]) != std::string_view::npos)
+      ++m_pos;
+    if (m_pos == start) return fail("expected a JSON value");
+    return {};
+  }
+
+  // A string's decoded text (escapes resolved, which member names and ids rarely have).
+  std::expected<std::string, std::string> string_value()
+  {
+    bool escaped = false;
+    auto span = string_span(&escaped);
+    if (!span) return std::unexpected(span.error());
+    if (!escaped) return std::string(span->substr(1, span->size() - 2));
+    const auto decoded = nlohmann::json::parse(*span, nullptr, false);
+    if (!decoded.is_string()) return fail("malformed string escape");
+    return decoded.get<std::string>();
+  }
+
+  // The string at the cursor, quotes included.
+  std::expected<std::string_view, std::string> string_span(bool* escaped = nullptr)
+  {
+    const std::size_t start = m_pos;
+    if (!take('"')) return fail("expected a string");
+    for (; m_pos < m_text.size(); ++m_pos) {
+      const char c = m_text[m_pos];
+      if (c == '"') {
+        ++m_pos;
+        return m_text.substr(start, m_pos - start);
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
+      if (c == '\\') {
+        if (escaped != nullptr) *escaped = true;
+        ++m_pos;
+      }
+    }
+    m_pos = start;
+    return fail("unterminated string");
+  }
+
+  char peek() const { return m_pos < m_text.size() ? m_text[m_pos] : '\0'; }
+  bool take(char c)
+  {
+    if (peek() != c) return false;
+    ++m_pos;
+    return true;
+  }
+  void skip_space()
+  {
+    while (m_pos < m_text.size() &&
+           (m_text[m_pos] == ' ' || m_text[m_pos] == '\n' || m_text[m_pos] == '\r' || m_text[m_pos] == '\t'))
+      ++m_pos;
+  }
+  std::unexpected<std::string> fail(const std::string& what) const
+  {
+    return std::unexpected(what + " (at byte " + std::to_string(m_pos) + " of the page)");
+  }
+
+  static constexpr int k_max_depth = 64;
+  std::string_view m_text;
+  std::size_t m_pos = 0;
+};
+
+} // namespace
+
+std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body)
+{
+  return PageScanner(body).page();
+}
+
+} // namespace fleetrun::api

@@ -1,0 +1,33 @@
+#pragma once
+// Reads a `GET /devices` page without building a document tree: where each
+// item's JSON text starts and ends, its `id`, and the page's `totalCount`.
+//
+// Query resolution stores every device's document as the API sent it; parsing
+// a 1000-device page into a tree and printing each device again took about
+// ten times longer than this single pass over the text (docs/PERFORMANCE.md).
+// The pass checks the structure (strings, nesting, commas and colons,
+// literals) but does not check numbers digit by digit.
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fleetrun::api {
+
+struct DevicePageItem {
+  std::string id;            // the device's top-level "id"
+  std::string_view document; // the item's JSON text, a view into the page body
+};
+
+struct DevicePageIndex {
+  std::optional<std::int64_t> total_count; // "totalCount", when present
+  std::vector<DevicePageItem> items;
+};
+
+// The items of a page body; an error names what is malformed and its offset.
+std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body);
+
+} // namespace fleetrun::api
