@@ -45,6 +45,39 @@ public:
     }
   }
 
+  // The members of a top-level object named in `keys`, parsed; the rest skipped.
+  std::expected<nlohmann::json, std::string> members(const std::set<std::string>& keys)
+  {
+    nlohmann::json out = nlohmann::json::object();
+    skip_space();
+    if (peek() != '{') return fail("a device document must be a JSON object");
+    take('{');
+    skip_space();
+    if (!take('}')) {
+      for (;;) {
+        skip_space();
+        auto key = string_value();
+        if (!key) return std::unexpected(key.error());
+        skip_space();
+        if (!take(':')) return fail("expected ':' after a member name");
+        skip_space();
+        const std::size_t start = m_pos;
+        if (auto skipped = value(1); !skipped) return std::unexpected(skipped.error());
+        if (keys.contains(*key)) {
+          auto parsed = nlohmann::json::parse(m_text.substr(start, m_pos - start), nullptr, false);
+          if (parsed.is_discarded()) return fail("malformed value of " + *key);
+          out[*key] = std::move(parsed);
+        }
+        skip_space();
+        if (take('}')) break;
+        if (!take(',')) return fail("expected ',' or '}' in an object");
+      }
+    }
+    skip_space();
+    if (m_pos != m_text.size()) return fail("unexpected text after the object");
+    return out;
+  }
+
 private:
   std::expected<DevicePageIndex, std::string> finish(DevicePageIndex index)
   {
@@ -192,7 +225,7 @@ private:
   }
   std::unexpected<std::string> fail(const std::string& what) const
   {
-    return std::unexpected(what + " (at byte " + std::to_string(m_pos) + " of the page)");
+    return std::unexpected(what + " (at byte " + std::to_string(m_pos) + ")");
   }
 
   static constexpr int k_max_depth = 64;
@@ -205,6 +238,11 @@ private:
 std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body)
 {
   return PageScanner(body).page();
+}
+
+std::expected<nlohmann::json, std::string> read_members(std::string_view document, const std::set<std::string>& keys)
+{
+  return PageScanner(document).members(keys);
 }
 
 } // namespace fleetrun::api

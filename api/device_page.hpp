@@ -8,9 +8,12 @@
 // The pass checks the structure (strings, nesting, commas and colons,
 // literals) but does not check numbers digit by digit.
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +32,10 @@ struct DevicePageIndex {
 
 // The items of a page body; an error names what is malformed and its offset.
 std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body);
+
+// The members of a JSON object named in `keys`, parsed, the others skipped
+// over with the same single pass: how a preview reads the few fields of a
+// stored device document a patch touches.
+std::expected<nlohmann::json, std::string> read_members(std::string_view document, const std::set<std::string>& keys);
 
 } // namespace fleetrun::api

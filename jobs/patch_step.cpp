@@ -122,4 +122,25 @@ std::vector<FieldChange> patch_changes(const json& device, const json& params)
   return changes;
 }
 
+std::set<std::string> patch_fields_read(const json& params)
+{
+  std::set<std::string> fields = {"id", "name"};
+  if (auto update = params.find("updateFields"); update != params.end() && update->is_object()) {
+    for (const auto& [key, value] : update->items()) fields.insert(key);
+  }
+  if (auto operations = params.find("updateOperations"); operations != params.end() && operations->is_array()) {
+    for (const auto& op : *operations) {
+      const std::string target = op.value("target", "");
+      if (target == "tag") {
+        fields.insert("tags");
+      } else if (target.starts_with("attribute")) {
+        fields.insert("attributes");
+      } else {
+        fields.insert(target);
+      }
+    }
+  }
+  return fields;
+}
+
 } // namespace fleetrun::jobs

@@ -73,7 +73,12 @@ public:
   RunResult run()
   {
     if (m_step.status == state::StepStatus::pending) plan_batches();
-    for (auto& batch : m_store.batches(m_run_id, m_step.index)) m_batches.emplace(batch.batch_index, std::move(batch));
+    // The batches' progress stays in memory, their requests (ids and bodies)
+    // in the state file until they are sent: memory does not grow with the fleet.
+    for (auto& batch : m_store.batches(m_run_id, m_step.index, false)) {
+      m_failed_devices += failed_in(batch);
+      m_batches.emplace(batch.batch_index, std::move(batch));
+    }
     for (auto& [index, batch] : m_batches) classify(batch);
     if (m_fatal.outcome != RunOutcome::completed) return m_fatal;
     loop();
@@ -89,49 +94,50 @@ private:
   void plan_batches()
   {
     const int size = m_plan_step.batch_size.value_or(m_kind->max_batch_size());
-    std::vector<std::vector<std::string>> groups;
-    if (m_kind->uses_devices()) {
-      std::vector<std::string> group;
-      m_store.for_each_device(m_step.snapshot_run_id, m_step.query_name, false,
-                              [&](const std::string& id, const std::string&) {
-                                group.push_back(id);
-                                if (static_cast<int>(group.size()) == size) groups.push_back(std::exchange(group, {}));
-                              });
-      if (!group.empty()) groups.push_back(std::move(group));
-    } else {
-      const auto devices = json::parse(m_plan_step.params_json).value("devices", json::array());
-      for (std::size_t i = 0; i < devices.size(); ++i) groups.push_back({std::to_string(i)});
-    }
     // The whole plan of the step is one transaction: a crash leaves either no
-    // batches (and the step pending) or all of them.
+    // batches (and the step pending) or all of them. Batches are written as
+    // the device list is read, so no more than one is held in memory.
     auto transaction = m_store.transaction();
     const std::int64_t base_time = wall_ms();
     std::int64_t devices = 0;
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      jobs::BatchContext context{m_run_id, base_time + static_cast<std::int64_t>(i)};
-      const jobs::Request request = m_kind->build(groups[i], context);
+    int batches = 0;
+    const auto add_batch = [&](const std::vector<std::string>& ids) {
+      jobs::BatchContext context{m_run_id, base_time + batches};
+      const jobs::Request request = m_kind->build(ids, context);
       BatchRecord batch;
       batch.run_id = m_run_id;
       batch.step_index = m_step.index;
-      batch.batch_index = static_cast<int>(i);
+      batch.batch_index = batches++;
       batch.status = BatchStatus::planned;
-      batch.device_ids_json = json(groups[i]).dump();
-      batch.device_count = static_cast<std::int64_t>(groups[i].size());
+      batch.device_ids_json = json(ids).dump();
+      batch.device_count = static_cast<std::int64_t>(ids.size());
       batch.method = request.method;
       batch.path = request.path;
       batch.body = request.body;
       batch.request_hash = request_hash(request.method, request.path, request.body);
       m_store.insert_batch(batch);
       devices += batch.device_count;
+    };
+    if (m_kind->uses_devices()) {
+      std::vector<std::string> group;
+      m_store.for_each_device(m_step.snapshot_run_id, m_step.query_name, false,
+                              [&](const std::string& id, const std::string&) {
+                                group.push_back(id);
+                                if (static_cast<int>(group.size()) == size) add_batch(std::exchange(group, {}));
+                              });
+      if (!group.empty()) add_batch(group);
+    } else {
+      const auto listed = json::parse(m_plan_step.params_json).value("devices", json::array());
+      for (std::size_t i = 0; i < listed.size(); ++i) add_batch({std::to_string(i)});
     }
     m_step.status = state::StepStatus::running;
     m_step.device_count = devices;
-    m_step.batch_count = static_cast<int>(groups.size());
+    m_step.batch_count = batches;
     m_step.started_ms = wall_ms();
     m_store.update_step(m_step);
     m_store.add_event(m_run_id, "step_started",
                       "step " + m_step.step_id + ": " + std::to_string(devices) + " devices in " +
-                          std::to_string(groups.size()) + " batches");
+                          std::to_string(batches) + " batches");
     transaction.commit();
   }
 
@@ -139,12 +145,21 @@ private:
   // is still what the plan means before sending it again.
   bool request_unchanged(const BatchRecord& batch)
   {
+    const BatchRecord stored = with_request(batch);
     jobs::BatchContext context{m_run_id, 0};
     if (m_plan_step.action == plans::ActionKind::send_command) {
-      context.command_time_ms = json::parse(batch.body).value("time", std::int64_t{0});
+      context.command_time_ms = json::parse(stored.body).value("time", std::int64_t{0});
     }
-    const jobs::Request request = m_kind->build(ids_of(batch), context);
-    return request_hash(request.method, request.path, request.body) == batch.request_hash;
+    const jobs::Request request = m_kind->build(ids_of(stored), context);
+    return request_hash(request.method, request.path, request.body) == stored.request_hash;
+  }
+
+  // The batch with its request (device ids and body) read from the state file.
+  BatchRecord with_request(const BatchRecord& batch) const
+  {
+    auto stored = m_store.batch(m_run_id, m_step.index, batch.batch_index);
+    if (!stored) throw std::runtime_error(describe(batch) + " is missing from the state file");
+    return std::move(*stored);
   }
 
   // What a batch's recorded state means when the step starts (or resumes).
@@ -244,10 +259,10 @@ private:
       batch.status = BatchStatus::sending;
       ++batch.attempts;
       batch.sent_ms = wall_ms();
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
       task.method = batch.method;
       task.path = batch.path;
-      task.body = batch.body;
+      task.body = with_request(batch).body;
       break;
     case Task::Kind::poll_job:
       task.method = "GET";
@@ -269,7 +284,7 @@ private:
       break;
     }
     case Task::Kind::lookup_created: {
-      const json device = json::parse(batch.body);
+      const json device = json::parse(with_request(batch).body);
       const json query = {{"name", device.value("name", "")}, {"tags", {{jobs::k_marker_tag, m_run_id}}}};
       task.method = "GET";
       task.path = "/devices";
@@ -324,7 +339,7 @@ private:
     if (completion.task.kind == Task::Kind::send) {
       batch.status = BatchStatus::planned; // refused at the door: nothing was applied
       batch.error = completion.result.error().describe();
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
     }
     m_fatal = {RunOutcome::auth_failed, "the API refused the token: " + completion.result.error().describe(), {}};
   }
@@ -349,7 +364,7 @@ private:
         batch.job_id = body["jobId"].get<std::string>();
         batch.response = result->body;
         batch.error.clear();
-        m_store.update_batch(batch);
+        m_store.update_batch_progress(batch);
         ++m_counters.jobs_followed;
         m_poll_attempts[batch.batch_index] = 0;
         schedule(Clock::now() + std::chrono::milliseconds(300), {Task::Kind::poll_job, batch.batch_index});
@@ -405,7 +420,7 @@ private:
         finish_batch(batch, BatchStatus::failed, json::object(), reason + ": " + error.describe());
       } else {
         batch.error = reason + " following up: " + error.describe();
-        m_store.update_batch(batch);
+        m_store.update_batch_progress(batch);
         m_unfinished = true;
       }
       spdlog::warn("{}: {}: {}", describe(batch), reason, error.describe());
@@ -418,7 +433,7 @@ private:
       batch.status = BatchStatus::retry_wait;
       batch.next_attempt_ms = wall_ms() + delay.count();
       batch.error = error.describe();
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
     }
     spdlog::debug("{}: retry in {} ms after {}", describe(batch), delay.count(), error.describe());
     schedule(Clock::now() + delay, std::move(what));
@@ -443,19 +458,20 @@ private:
     case jobs::OnUnknown::report:
       batch.status = BatchStatus::unknown;
       batch.error = why + "; not re-sent (it is not safe to repeat; see the step's on_unknown/delivery option)";
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
       m_store.add_event(m_run_id, "batch_unknown", describe(batch) + ": " + batch.error);
       m_unfinished = true;
       return;
     case jobs::OnUnknown::reconcile_commands: {
       batch.status = BatchStatus::unknown;
       batch.error = why + "; reconciling against the devices' command history";
-      m_store.update_batch(batch);
-      const json body = json::parse(batch.body);
+      m_store.update_batch_progress(batch);
+      const BatchRecord stored = with_request(batch);
+      const json body = json::parse(stored.body);
       Reconciliation reconciliation;
       reconciliation.command_name = body.value("name", "");
       reconciliation.command_time = body.value("time", std::int64_t{0});
-      const auto ids = ids_of(batch);
+      const auto ids = ids_of(stored);
       reconciliation.remaining = ids.size();
       m_reconciling[batch.batch_index] = reconciliation;
       for (const auto& id : ids) schedule(Clock::now(), {Task::Kind::history, batch.batch_index, 0, id});
@@ -464,7 +480,7 @@ private:
     case jobs::OnUnknown::reconcile_creates:
       batch.status = BatchStatus::unknown;
       batch.error = why + "; looking the device up before creating it again";
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
       schedule(Clock::now(), {Task::Kind::lookup_created, batch.batch_index});
       return;
     }
@@ -519,7 +535,9 @@ private:
     batch.body = request.body;
     batch.request_hash = request_hash(request.method, request.path, request.body);
     batch.status = BatchStatus::planned;
-    m_store.update_batch(batch);
+    m_store.update_batch(batch); // the narrowed request replaces the stored one
+    batch.device_ids_json = "[]";
+    batch.body.clear();
     m_reconciling.erase(batch.batch_index);
     schedule(Clock::now(), {Task::Kind::send, batch.batch_index});
   }
@@ -553,7 +571,7 @@ private:
         schedule(Clock::now(), {Task::Kind::list_jobs, batch.batch_index, 0});
       } else if (result.error().kind == api::ErrorKind::permanent) {
         batch.error = "following job " + batch.job_id + ": " + result.error().describe();
-        m_store.update_batch(batch);
+        m_store.update_batch_progress(batch);
         m_unfinished = true;
       } else {
         retry(batch, result.error(), {Task::Kind::poll_job, batch.batch_index});
@@ -615,13 +633,13 @@ private:
       }
       return;
     }
-    m_store.update_batch(batch);
+    m_store.update_batch_progress(batch);
     const auto waited = std::chrono::milliseconds(wall_ms() - batch.sent_ms);
     const int timeout_s = m_plan_step.job_timeout_seconds.value_or(m_plan.options.job_timeout_seconds);
     if (waited > std::chrono::seconds(timeout_s)) {
       batch.error = "job " + batch.job_id + " still " + batch.job_status + " after " + std::to_string(timeout_s) +
                     " s; resume follows it further";
-      m_store.update_batch(batch);
+      m_store.update_batch_progress(batch);
       m_store.add_event(m_run_id, "job_timeout", describe(batch) + ": " + batch.error);
       m_unfinished = true;
       return;
@@ -635,25 +653,27 @@ private:
 
   void finish_batch(BatchRecord& batch, BatchStatus status, const json& outcome, const std::string& error)
   {
+    m_failed_devices -= failed_in(batch);
     batch.status = status;
     batch.outcome_json = outcome.dump();
     batch.error = error;
     batch.finished_ms = wall_ms();
-    m_store.update_batch(batch);
+    m_failed_devices += failed_in(batch);
+    m_store.update_batch_progress(batch);
     check_failure_budget();
   }
 
-  std::int64_t failed_devices() const
+  // The devices a final batch failed for (all of them when the batch failed).
+  std::int64_t failed_in(const BatchRecord& batch) const
   {
-    std::int64_t failed = 0;
-    for (const auto& [index, batch] : m_batches) {
-      if (batch.status == BatchStatus::failed)
-        failed += batch.device_count;
-      else if (batch.status == BatchStatus::done)
-        failed += m_kind->failed_count(json::parse(batch.outcome_json));
-    }
-    return failed;
+    if (batch.status == BatchStatus::failed) return batch.device_count;
+    if (batch.status == BatchStatus::done) return m_kind->failed_count(json::parse(batch.outcome_json));
+    return 0;
   }
+
+  // Kept as batches finish rather than summed over every batch each time:
+  // a million-device step has a thousand batches.
+  std::int64_t failed_devices() const { return m_failed_devices; }
 
   void check_failure_budget()
   {
@@ -734,7 +754,8 @@ private:
   const std::atomic<bool>& m_stop;
   std::mt19937_64& m_rng;
 
-  std::map<int, BatchRecord> m_batches;
+  std::map<int, BatchRecord> m_batches; // without their requests (see with_request)
+  std::int64_t m_failed_devices = 0;
   std::multimap<Clock::time_point, Pending> m_pending;
   std::map<int, Reconciliation> m_reconciling;
   std::set<int> m_reconciled;

@@ -1,5 +1,7 @@
 #include "runner/session.hpp"
 
+#include "api/device_page.hpp"
+
 #include "jobs/patch_step.hpp"
 #include "jobs/query_resolution.hpp"
 #include "jobs/step_kind.hpp"
@@ -222,12 +224,17 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
           5);
       const auto record = store.query(snapshot_run, step.query);
       if (!patch && !with_device_ids && record) devices = record->total;
+      // Of each document, only the fields the patch reads are parsed (parsing
+      // all of it into a tree was most of a large preview's time).
+      const std::set<std::string> read = patch ? jobs::patch_fields_read(params) : std::set<std::string>{};
       if (patch || with_device_ids) {
         store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
           ++devices;
           if (with_device_ids) ids.push_back(id);
           if (!patch) return;
-          const json doc = json::parse(document);
+          auto members = api::read_members(document, read);
+          if (!members) throw std::runtime_error("device " + id + " in the state file: " + members.error());
+          const json& doc = *members;
           const auto field_changes = jobs::patch_changes(doc, params);
           json device_changes = json::array();
           for (const auto& change : field_changes) {
@@ -401,7 +408,7 @@ json status_facts(const state::StateStore& store, const state::RunRecord& run)
     std::map<std::string, std::int64_t> devices;
     json problems = json::array();
     json jobs_in_progress = json::array();
-    for (const auto& batch : store.batches(run.id, step.index)) {
+    for (const auto& batch : store.batches(run.id, step.index, false)) {
       // For people: pending = planned or waiting to retry; in flight = sending.
       std::string state_name(state::to_string(batch.status));
       if (batch.status == state::BatchStatus::planned || batch.status == state::BatchStatus::retry_wait)

@@ -716,11 +716,17 @@ void StateStore::insert_batch(const BatchRecord& batch)
   insert.run();
 }
 
-std::vector<BatchRecord> StateStore::batches(const std::string& run_id, int step_index) const
+std::vector<BatchRecord> StateStore::batches(const std::string& run_id, int step_index, bool with_requests) const
 {
-  Statement select(m_impl->db, (std::string("SELECT ") + k_batch_columns +
-                                " FROM batches WHERE run_id = ?1 AND step_index = ?2 ORDER BY batch_index")
-                                   .c_str());
+  // Without requests: the same columns, the device ids and body left empty.
+  std::string columns = k_batch_columns;
+  if (!with_requests) {
+    columns.replace(columns.find("device_ids_json"), std::string_view("device_ids_json").size(), "'[]'");
+    columns.replace(columns.find("body"), std::string_view("body").size(), "''");
+  }
+  Statement select(
+      m_impl->db,
+      ("SELECT " + columns + " FROM batches WHERE run_id = ?1 AND step_index = ?2 ORDER BY batch_index").c_str());
   select.bind(1, run_id).bind(2, step_index);
   std::vector<BatchRecord> out;
   while (select.step()) out.push_back(read_batch(select));
@@ -741,6 +747,16 @@ void StateStore::update_batch(const BatchRecord& batch)
 {
   Statement update(m_impl->db, "UPDATE batches SET status = ?4, device_ids_json = ?5, device_count = ?6, method = ?7, "
                                "path = ?8, body = ?9, request_hash = ?10, attempts = ?11, http_status = ?12, "
+                               "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
+                               "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
+                               "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");
+  bind_batch(update, batch);
+  update.run();
+}
+
+void StateStore::update_batch_progress(const BatchRecord& batch)
+{
+  Statement update(m_impl->db, "UPDATE batches SET status = ?4, attempts = ?11, http_status = ?12, "
                                "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
                                "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
                                "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");

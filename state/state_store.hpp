@@ -170,9 +170,14 @@ public:
   std::vector<StepRecord> steps(const std::string& run_id) const;
   void update_step(const StepRecord& step);
   void insert_batch(const BatchRecord& batch);
-  std::vector<BatchRecord> batches(const std::string& run_id, int step_index) const;
+  // A step's batches; without requests, their device ids and bodies are left
+  // out (a million-device step's requests are tens of megabytes).
+  std::vector<BatchRecord> batches(const std::string& run_id, int step_index, bool with_requests = true) const;
   std::optional<BatchRecord> batch(const std::string& run_id, int step_index, int batch_index) const;
   void update_batch(const BatchRecord& batch);
+  // Records everything but the request (ids, method, path, body, hash), which
+  // stays as stored: what the coordinator writes as a batch moves along.
+  void update_batch_progress(const BatchRecord& batch);
 
   // Events: an append-only story of the run.
   void add_event(const std::string& run_id, const std::string& kind, const std::string& message);

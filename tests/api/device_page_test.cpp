@@ -68,3 +68,17 @@ TEST_CASE("malformed pages are refused with the offset", "[device_page]")
     CHECK(index.error().find("at byte") != std::string::npos);
   }
 }
+
+TEST_CASE("members of a document are read by name, the rest skipped", "[device_page]")
+{
+  const json device = {{"id", "000000000000000000000001"},
+                       {"name", "n"},
+                       {"tags", {{{"key", "fw"}, {"value", "1"}}}},
+                       {"connectionInfo", {{"connected", 1}, {"time", "2026-01-01T00:00:00.000Z"}}},
+                       {"description", "say \"hi\""}};
+  const auto read = fleetrun::api::read_members(device.dump(2), {"name", "tags", "description", "absent"});
+  REQUIRE(read.has_value());
+  CHECK(*read == json({{"name", "n"}, {"tags", device["tags"]}, {"description", "say \"hi\""}}));
+  CHECK_FALSE(fleetrun::api::read_members(R"({"name":"n",})", {"name"}).has_value());
+  CHECK_FALSE(fleetrun::api::read_members(R"({"name":tru})", {"name"}).has_value());
+}
