@@ -25,6 +25,7 @@ public:
   SandboxProcess& operator=(const SandboxProcess&) = delete;
 
   int port() const { return m_port; }
+  pid_t pid() const { return m_pid; }
   std::string url() const;
   const TempDir& dir() const { return m_dir; }
 

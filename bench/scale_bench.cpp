@@ -1,0 +1,91 @@
+// Scale: a dry-run and an apply of a patch over every device of fleets of
+// growing size (default 100,000 and 1,000,000), each against a fresh sandbox.
+//
+//   build/bench/scale_bench [sizes="100000,1000000"] [repetitions=3]
+//
+// Per size and command, medians over the repetitions: wall time, fleetrun's
+// CPU time (user + system) next to the sandbox's over the same command, peak
+// RSS of fleetrun (wait4's ru_maxrss, as /usr/bin/time -v reports it) and the
+// state file's size. The apply is checked: every device updated.
+#include "bench/bench_support.hpp"
+#include "tests/support/sandbox_process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace fleetrun::testing;
+using namespace fleetrun::bench;
+using nlohmann::json;
+
+int main(int argc, char** argv)
+{
+  std::vector<long> sizes;
+  std::stringstream size_list(argc > 1 ? argv[1] : "100000,1000000");
+  for (std::string s; std::getline(size_list, s, ',');) sizes.push_back(std::stol(s));
+  const int repetitions = argc > 2 ? std::stoi(argv[2]) : 3;
+
+  TempDir dir;
+  const auto plan = dir / "plan.yaml";
+  write_file(plan, R"(version: 1
+queries:
+  everything: {query: {}}
+steps:
+  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: "${DESCRIPTION}"}}
+)");
+  const auto log = dir / "fleetrun.log";
+  std::printf("scale: patch every device; fleetrun --concurrency 4, sandbox unlimited; medians of %d\n", repetitions);
+  for (const long devices : sizes) {
+    std::map<std::string, std::map<std::string, std::vector<double>>> figures; // command -> figure -> values
+    for (int rep = 0; rep < repetitions; ++rep) {
+      SandboxProcess sandbox({"--devices", std::to_string(devices), "--job-threshold", "1000000000"});
+      auto env = sandbox_env(sandbox);
+      env.push_back("DESCRIPTION=scale run " + std::to_string(rep));
+      const std::string tag = std::to_string(devices) + "-" + std::to_string(rep);
+      for (const std::string command : {"plan", "apply"}) {
+        const auto state = dir / (command + "-" + tag + ".db");
+        std::vector<std::string> args = {fleetrun_binary(), command, plan.string(), "--state", state.string(),
+                                         "--concurrency",   "4",     "--log-level", "warn"};
+        if (command == "plan") args.erase(args.begin() + 5, args.begin() + 7); // plan sends GETs one at a time
+        if (command == "apply") args.push_back("--yes");
+        const double sandbox_before = process_cpu_seconds(sandbox.pid());
+        const Measured m = run_measured(args, env, log);
+        const double sandbox_cpu = process_cpu_seconds(sandbox.pid()) - sandbox_before;
+        if (m.exit_code != 0) {
+          std::cerr << command << " failed with exit " << m.exit_code << "; see " << log << "\n";
+          return 1;
+        }
+        if (command == "apply") {
+          const auto status = run_fleetrun({"status", "--state", state.string(), "--output", "json"});
+          const json facts = json::parse(status.out);
+          const auto updated = facts["steps"][0]["result"]["totals"].value("updated", 0L);
+          if (updated != devices) {
+            std::cerr << "apply updated " << updated << " of " << devices << " devices\n";
+            return 1;
+          }
+        }
+        auto& f = figures[command];
+        f["wall"].push_back(m.wall_s);
+        f["cpu"].push_back(m.cpu_s());
+        f["sandbox_cpu"].push_back(sandbox_cpu);
+        f["rss"].push_back(m.peak_rss_mib);
+        f["state"].push_back(state_file_mb(state));
+      }
+    }
+    for (const std::string command : {"plan", "apply"}) {
+      auto& f = figures[command];
+      const char* label = command == "plan" ? "dry-run" : "apply  ";
+      std::printf("devices %-8ld %s wall %6.1f s  fleetrun CPU %6.1f s  sandbox CPU %6.1f s  (fleetrun/sandbox %.2f)  "
+                  "peak RSS %6.1f MiB  state file %6.0f MB\n",
+                  devices, label, median(f["wall"]), median(f["cpu"]), median(f["sandbox_cpu"]),
+                  median(f["cpu"]) / median(f["sandbox_cpu"]), median(f["rss"]), median(f["state"]));
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
