@@ -6,13 +6,16 @@
 // Per size and command, medians over the repetitions: wall time, fleetrun's
 // CPU time (user + system) next to the sandbox's over the same command, peak
 // RSS of fleetrun (wait4's ru_maxrss, as /usr/bin/time -v reports it) and the
-// state file's size. The apply is checked: every device updated.
+// state file's size. The dry-run runs twice, with text output and with JSON
+// output (which lists every device and its changes). Checked: the JSON lists
+// every device, the apply updated every device.
 #include "bench/bench_support.hpp"
 #include "tests/support/sandbox_process.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -38,7 +41,6 @@ queries:
 steps:
   - {id: describe, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: "${DESCRIPTION}"}}
 )");
-  const auto log = dir / "fleetrun.log";
   std::printf("scale: patch every device; fleetrun --concurrency 4, sandbox unlimited; medians of %d\n", repetitions);
   for (const long devices : sizes) {
     std::map<std::string, std::map<std::string, std::vector<double>>> figures; // command -> figure -> values
@@ -47,17 +49,20 @@ steps:
       auto env = sandbox_env(sandbox);
       env.push_back("DESCRIPTION=scale run " + std::to_string(rep));
       const std::string tag = std::to_string(devices) + "-" + std::to_string(rep);
-      for (const std::string command : {"plan", "apply"}) {
-        const auto state = dir / (command + "-" + tag + ".db");
+      for (const std::string variant : {"plan", "plan-json", "apply"}) {
+        const std::string command = variant == "apply" ? "apply" : "plan";
+        const auto state = dir / (variant + "-" + tag + ".db");
         std::vector<std::string> args = {fleetrun_binary(), command, plan.string(), "--state", state.string(),
                                          "--concurrency",   "4",     "--log-level", "warn"};
         if (command == "plan") args.erase(args.begin() + 5, args.begin() + 7); // plan sends GETs one at a time
         if (command == "apply") args.push_back("--yes");
+        if (variant == "plan-json") args.insert(args.end(), {"--output", "json"});
         const double sandbox_before = process_cpu_seconds(sandbox.pid());
-        const Measured m = run_measured(args, env, log);
+        const auto output = dir / (variant + ".out");
+        const Measured m = run_measured(args, env, output);
         const double sandbox_cpu = process_cpu_seconds(sandbox.pid()) - sandbox_before;
         if (m.exit_code != 0) {
-          std::cerr << command << " failed with exit " << m.exit_code << "; see " << log << "\n";
+          std::cerr << command << " failed with exit " << m.exit_code << "; see " << output << "\n";
           return 1;
         }
         if (command == "apply") {
@@ -69,7 +74,17 @@ steps:
             return 1;
           }
         }
-        auto& f = figures[command];
+        if (variant == "plan-json") {
+          // Every device id is in the output, streamed from the state file.
+          std::ifstream in(output);
+          const json preview = json::parse(in);
+          if (preview["steps"][0]["deviceIds"].size() != static_cast<std::size_t>(devices)) {
+            std::cerr << "the JSON preview does not list every device\n";
+            return 1;
+          }
+        }
+        std::filesystem::remove(output);
+        auto& f = figures[variant];
         f["wall"].push_back(m.wall_s);
         f["cpu"].push_back(m.cpu_s());
         f["sandbox_cpu"].push_back(sandbox_cpu);
@@ -77,9 +92,9 @@ steps:
         f["state"].push_back(state_file_mb(state));
       }
     }
-    for (const std::string command : {"plan", "apply"}) {
-      auto& f = figures[command];
-      const char* label = command == "plan" ? "dry-run" : "apply  ";
+    for (const std::string variant : {"plan", "plan-json", "apply"}) {
+      auto& f = figures[variant];
+      const char* label = variant == "plan" ? "dry-run     " : variant == "plan-json" ? "dry-run json" : "apply       ";
       std::printf("devices %-8ld %s wall %6.1f s  fleetrun CPU %6.1f s  sandbox CPU %6.1f s  (fleetrun/sandbox %.2f)  "
                   "peak RSS %6.1f MiB  state file %6.0f MB\n",
                   devices, label, median(f["wall"]), median(f["cpu"]), median(f["sandbox_cpu"]),

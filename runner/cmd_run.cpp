@@ -266,7 +266,7 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
     for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
     return refuse("guard: " + message, k_exit_guard);
   }
-  const json facts = preview_facts(db, *plan, snapshot_run, false);
+  const json facts = preview_facts(db, *plan, snapshot_run);
   if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
   if (changes_any_device(*plan, facts) && !yes) {
     if (isatty(STDIN_FILENO) == 0) {
@@ -313,7 +313,7 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
     db.set_run_status(run.id, state::RunStatus::refused);
     return exit_for(violations.error());
   }
-  json facts = preview_facts(db, *plan, run.id, options.output == "json");
+  json facts = preview_facts(db, *plan, run.id);
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});
   facts["run"] = run.id;
@@ -321,15 +321,10 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
   facts["application"] = run.application_id;
   facts["apiUrl"] = run.api_url;
   facts["guards"] = {{"ok", violations->empty()}, {"violations", guard_list}};
-  json saved = facts;
-  for (auto& step : saved["steps"]) {
-    step.erase("deviceIds");
-    step.erase("deviceChanges");
-  }
-  db.set_run_summary(run.id, saved.dump());
+  db.set_run_summary(run.id, facts.dump());
   db.set_run_status(run.id, violations->empty() ? state::RunStatus::previewed : state::RunStatus::refused);
   if (options.output == "json") {
-    std::cout << facts.dump(2) << "\n";
+    write_preview_json(std::cout, facts, db, *plan, run.id);
   } else {
     std::cout << "preview " << run.id << " of " << options.plan << " (application " << run.application_id << " at "
               << run.api_url << ")\n"

@@ -183,8 +183,75 @@ json time_text(const json& value, const char* fallback)
 
 } // namespace
 
-json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-                   bool with_device_ids)
+void visit_step_devices(const state::StateStore& store, const std::string& snapshot_run, const plans::Step& step,
+                        bool with_changes, const DeviceVisitor& visit)
+{
+  const bool patch = with_changes && step.action == plans::ActionKind::patch;
+  const json params = json::parse(step.params_json);
+  // Of each document, only the fields the patch reads are parsed (parsing all
+  // of it into a tree was most of a large preview's time).
+  const std::set<std::string> read = patch ? jobs::patch_fields_read(params) : std::set<std::string>{};
+  store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
+    if (!patch) {
+      visit(id, nullptr, {});
+      return;
+    }
+    auto members = api::read_members(document, read);
+    if (!members) throw std::runtime_error("device " + id + " in the state file: " + members.error());
+    visit(id, &*members, jobs::patch_changes(*members, params));
+  });
+}
+
+void write_preview_json(std::ostream& out, const json& facts, const state::StateStore& store, const plans::Plan& plan,
+                        const std::string& snapshot_run)
+{
+  // The facts as they are, each step followed by its device ids (and, for a
+  // patch, each device's changes) written as they are read from the state
+  // file: a million devices never sit in memory as one JSON value.
+  json head = facts;
+  head.erase("steps");
+  std::string text = head.dump();
+  text.pop_back();
+  out << text << (head.empty() ? "" : ",") << "\"steps\":[";
+  const json& steps = facts.at("steps");
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    text = steps[i].dump();
+    text.pop_back();
+    out << (i > 0 ? "," : "") << text;
+    const auto& step = plan.steps.at(i);
+    if (step.query.empty() || !jobs::make_step_kind(step)->uses_devices()) {
+      out << "}";
+      continue;
+    }
+    out << ",\"deviceIds\":[";
+    bool first = true;
+    visit_step_devices(store, snapshot_run, step, false,
+                       [&](const std::string& id, const json*, const std::vector<jobs::FieldChange>&) {
+                         out << (first ? "" : ",") << json(id).dump();
+                         first = false;
+                       });
+    out << "]";
+    if (step.action == plans::ActionKind::patch) {
+      out << ",\"deviceChanges\":[";
+      first = true;
+      visit_step_devices(
+          store, snapshot_run, step, true,
+          [&](const std::string& id, const json* document, const std::vector<jobs::FieldChange>& field_changes) {
+            json changes = json::array();
+            for (const auto& c : field_changes)
+              changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
+            out << (first ? "" : ",")
+                << json{{"id", id}, {"name", document->value("name", "")}, {"changes", std::move(changes)}}.dump();
+            first = false;
+          });
+      out << "]";
+    }
+    out << "}";
+  }
+  out << "]}\n";
+}
+
+json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run)
 {
   json facts = {{"plan", plan.source_path}, {"planName", plan.name}, {"planHash", plan.text_hash}};
   json queries = json::array();
@@ -208,14 +275,7 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
     std::int64_t devices = 0;
     if (kind->uses_devices()) {
       entry["query"] = step.query;
-      json ids = json::array();
       json sample = json::array();
-      // patch: field -> (before, after) -> devices, and per device its changes.
-      std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
-      json per_device = json::array();
-      // Only a patch needs every device's document (its changes); the other
-      // actions show the names of the first few and count the rest.
-      const bool patch = step.action == plans::ActionKind::patch;
       store.for_each_device(
           snapshot_run, step.query, true,
           [&](const std::string& id, const std::string& document) {
@@ -223,33 +283,15 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
           },
           5);
       const auto record = store.query(snapshot_run, step.query);
-      if (!patch && !with_device_ids && record) devices = record->total;
-      // Of each document, only the fields the patch reads are parsed (parsing
-      // all of it into a tree was most of a large preview's time).
-      const std::set<std::string> read = patch ? jobs::patch_fields_read(params) : std::set<std::string>{};
-      if (patch || with_device_ids) {
-        store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
-          ++devices;
-          if (with_device_ids) ids.push_back(id);
-          if (!patch) return;
-          auto members = api::read_members(document, read);
-          if (!members) throw std::runtime_error("device " + id + " in the state file: " + members.error());
-          const json& doc = *members;
-          const auto field_changes = jobs::patch_changes(doc, params);
-          json device_changes = json::array();
-          for (const auto& change : field_changes) {
-            ++changes[change.field][{change.before.dump(), change.after.dump()}];
-            device_changes.push_back({{"field", change.field}, {"before", change.before}, {"after", change.after}});
-          }
-          if (with_device_ids) {
-            per_device.push_back({{"id", id}, {"name", doc.value("name", "")}, {"changes", std::move(device_changes)}});
-          }
-        });
-      }
-      entry["devices"] = devices;
-      entry["sample"] = std::move(sample);
-      if (with_device_ids) entry["deviceIds"] = std::move(ids);
       if (step.action == plans::ActionKind::patch) {
+        // patch: field -> (before, after) -> devices.
+        std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
+        visit_step_devices(store, snapshot_run, step, true,
+                           [&](const std::string&, const json*, const std::vector<jobs::FieldChange>& field_changes) {
+                             ++devices;
+                             for (const auto& change : field_changes)
+                               ++changes[change.field][{change.before.dump(), change.after.dump()}];
+                           });
         json fields = json::array();
         for (const auto& [field, by_value] : changes) {
           json values = json::array();
@@ -261,8 +303,11 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
           fields.push_back({{"field", field}, {"changes", std::move(values)}});
         }
         entry["fieldChanges"] = std::move(fields);
-        if (with_device_ids) entry["deviceChanges"] = std::move(per_device);
+      } else if (record) {
+        devices = record->total;
       }
+      entry["devices"] = devices;
+      entry["sample"] = std::move(sample);
     } else {
       json names = json::array();
       for (const auto& device : params.value("devices", json::array())) names.push_back(device.value("name", ""));

@@ -9,6 +9,7 @@
 #include "runner/rate_limiter.hpp"
 #include "runner/run_counters.hpp"
 
+#include "jobs/patch_step.hpp"
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
 
@@ -16,6 +17,8 @@
 
 #include <atomic>
 #include <expected>
+#include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -57,10 +60,22 @@ std::expected<std::vector<GuardViolation>, api::ApiError>
 check_guards(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
              api::LosantClient& client, PreparationContext& context);
 
-// The preview's facts: per query its count, per step what would happen.
-// `with_device_ids`: list every device id each step would touch (JSON output).
-nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-                             bool with_device_ids);
+// What `plan` shows and saves: queries with counts, per step its devices,
+// requests, a sample, and for a patch every field's before -> after with
+// device counts. Holds no per-device lists: see write_preview_json.
+nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run);
+
+// A step's devices in their stored order; for a patch (with `with_changes`)
+// each device's document (only the fields the patch reads) and its changes.
+using DeviceVisitor = std::function<void(const std::string& id, const nlohmann::json* document,
+                                         const std::vector<jobs::FieldChange>& changes)>;
+void visit_step_devices(const state::StateStore& store, const std::string& snapshot_run, const plans::Step& step,
+                        bool with_changes, const DeviceVisitor& visit);
+
+// `plan --output json`: the facts, and per step every device id (and, for a
+// patch, every device's changes), streamed from the state file to `out`.
+void write_preview_json(std::ostream& out, const nlohmann::json& facts, const state::StateStore& store,
+                        const plans::Plan& plan, const std::string& snapshot_run);
 
 // The preview for people.
 std::string render_preview(const nlohmann::json& facts);
