@@ -21,7 +21,8 @@ public:
     if (take('}')) return finish(std::move(index));
     for (;;) {
       skip_space();
-      auto key = string_value();
+      std::string decoded;
+      auto key = member_name(decoded);
       if (!key) return std::unexpected(key.error());
       skip_space();
       if (!take(':')) return fail("expected ':' after a member name");
@@ -56,17 +57,18 @@ public:
     if (!take('}')) {
       for (;;) {
         skip_space();
-        auto key = string_value();
+        std::string decoded;
+        auto key = member_name(decoded);
         if (!key) return std::unexpected(key.error());
         skip_space();
         if (!take(':')) return fail("expected ':' after a member name");
         skip_space();
         const std::size_t start = m_pos;
         if (auto skipped = value(1); !skipped) return std::unexpected(skipped.error());
-        if (keys.contains(*key)) {
+        if (const std::string name(*key); keys.contains(name)) {
           auto parsed = nlohmann::json::parse(m_text.substr(start, m_pos - start), nullptr, false);
-          if (parsed.is_discarded()) return fail("malformed value of " + *key);
-          out[*key] = std::move(parsed);
+          if (parsed.is_discarded()) return fail("malformed value of " + name);
+          out[name] = std::move(parsed);
         }
         skip_space();
         if (take('}')) break;
@@ -114,7 +116,8 @@ private:
     if (take('}')) return {};
     for (;;) {
       skip_space();
-      auto key = string_value();
+      std::string decoded;
+      auto key = member_name(decoded);
       if (!key) return std::unexpected(key.error());
       skip_space();
       if (!take(':')) return fail("expected ':' after a member name");
@@ -175,6 +178,19 @@ private:
       ++m_pos;
     if (m_pos == start) return fail("expected a JSON value");
     return {};
+  }
+
+  // A member name: a view of the text, or of `decoded` when it has escapes.
+  std::expected<std::string_view, std::string> member_name(std::string& decoded)
+  {
+    bool escaped = false;
+    auto span = string_span(&escaped);
+    if (!span) return std::unexpected(span.error());
+    if (!escaped) return span->substr(1, span->size() - 2);
+    const auto parsed = nlohmann::json::parse(*span, nullptr, false);
+    if (!parsed.is_string()) return fail("malformed string escape");
+    decoded = parsed.get<std::string>();
+    return std::string_view(decoded);
   }
 
   // A string's decoded text (escapes resolved, which member names and ids rarely have).

@@ -74,6 +74,12 @@ const char* connection_status_name(Connection connection);
 nlohmann::json to_api_json(const Device& device, const std::string& application_id,
                            bool include_connection_info = true);
 
+// The same document appended to `out` as JSON text, written directly rather
+// than through a JSON tree: list pages render a thousand of these per request.
+// Parses to exactly what to_api_json gives (a unit test holds it to that).
+void append_api_json(std::string& out, const Device& device, const std::string& application_id,
+                     bool include_connection_info = true);
+
 // The sandbox's admin dump: the API form plus data-point count and command history.
 nlohmann::json to_admin_json(const Device& device, const std::string& application_id);
 

@@ -107,6 +107,157 @@ json to_api_json(const Device& device, const std::string& application_id, bool i
   return out;
 }
 
+namespace {
+
+void append_string(std::string& out, std::string_view text)
+{
+  static constexpr char k_hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0; // start of the run of characters that need no escape
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      out += "\\u00";
+      out += k_hex[(c >> 4) & 0xF];
+      out += k_hex[c & 0xF];
+    }
+  }
+  out.append(text.data() + plain, text.size() - plain);
+  out += '"';
+}
+
+// `"key":` with a comma before it unless it is the object's first member.
+void append_key(std::string& out, std::string_view key, bool& first)
+{
+  if (!first) out += ',';
+  first = false;
+  append_string(out, key);
+  out += ':';
+}
+
+} // namespace
+
+void append_api_json(std::string& out, const Device& device, const std::string& application_id,
+                     bool include_connection_info)
+{
+  bool first = true;
+  out += '{';
+  append_key(out, "id", first);
+  append_string(out, device.id);
+  append_key(out, "deviceId", first);
+  append_string(out, device.id);
+  append_key(out, "applicationId", first);
+  append_string(out, application_id);
+  append_key(out, "creationDate", first);
+  append_string(out, losant::format_iso8601_ms(device.creation_ms));
+  append_key(out, "lastUpdated", first);
+  append_string(out, losant::format_iso8601_ms(device.last_updated_ms));
+  append_key(out, "name", first);
+  append_string(out, device.name);
+  append_key(out, "description", first);
+  append_string(out, device.description);
+  append_key(out, "deviceClass", first);
+  append_string(out, device.device_class);
+  append_key(out, "tags", first);
+  out += '[';
+  for (std::size_t i = 0; i < device.tags.size(); ++i) {
+    bool tag_first = true;
+    out += i > 0 ? ",{" : "{";
+    append_key(out, "key", tag_first);
+    append_string(out, device.tags[i].key);
+    append_key(out, "value", tag_first);
+    append_string(out, device.tags[i].value);
+    out += '}';
+  }
+  out += ']';
+  append_key(out, "attributes", first);
+  out += '[';
+  for (std::size_t i = 0; i < device.attributes.size(); ++i) {
+    const Attribute& attribute = device.attributes[i];
+    bool attribute_first = true;
+    out += i > 0 ? ",{" : "{";
+    append_key(out, "name", attribute_first);
+    append_string(out, attribute.name);
+    append_key(out, "dataType", attribute_first);
+    append_string(out, attribute.data_type);
+    if (!attribute.content_type.empty()) {
+      append_key(out, "contentType", attribute_first);
+      append_string(out, attribute.content_type);
+    }
+    if (!attribute.description.empty()) {
+      append_key(out, "description", attribute_first);
+      append_string(out, attribute.description);
+    }
+    if (!attribute.attribute_tags.empty()) {
+      append_key(out, "attributeTags", attribute_first);
+      bool tags_first = true;
+      out += '{';
+      for (const auto& tag : attribute.attribute_tags) {
+        append_key(out, tag.key, tags_first);
+        append_string(out, tag.value);
+      }
+      out += '}';
+    }
+    if (!attribute.system_json.empty()) {
+      append_key(out, "system", attribute_first);
+      out += attribute.system_json; // JSON text already (written by json::dump)
+    }
+    out += '}';
+  }
+  out += ']';
+  if (device.deleted_at_ms) {
+    append_key(out, "deletedAt", first);
+    append_string(out, losant::format_iso8601_ms(*device.deleted_at_ms));
+  }
+  if (device.gateway_id) {
+    append_key(out, "gatewayId", first);
+    append_string(out, *device.gateway_id);
+  }
+  append_key(out, "parentId", first);
+  if (device.parent_id) {
+    append_string(out, *device.parent_id);
+  } else {
+    out += "null";
+  }
+  append_key(out, "ancestorIds", first);
+  out += '[';
+  for (std::size_t i = 0; i < device.ancestor_ids.size(); ++i) {
+    if (i > 0) out += ',';
+    append_string(out, device.ancestor_ids[i]);
+  }
+  out += ']';
+  if (device.system_interval != 0) {
+    append_key(out, "systemInterval", first);
+    out += std::to_string(device.system_interval);
+  }
+  if (device.keep_duplicates) {
+    append_key(out, "keepDuplicates", first);
+    out += *device.keep_duplicates ? "true" : "false";
+  }
+  if (include_connection_info) {
+    append_key(out, "connectionInfo", first);
+    if (device.connection == Connection::never) {
+      out += R"({"connected":null})";
+    } else {
+      out += device.connection == Connection::connected ? R"({"connected":1,"time":)" : R"({"connected":0,"time":)";
+      append_string(out, losant::format_iso8601_ms(device.connection_time_ms));
+      out += '}';
+    }
+  }
+  out += '}';
+}
+
 json to_admin_json(const Device& device, const std::string& application_id)
 {
   json out = to_api_json(device, application_id);

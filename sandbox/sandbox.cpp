@@ -506,6 +506,7 @@ struct Sandbox::Impl {
     // rendered once per store generation and reused by later pages.
     Response response;
     response.body = envelope.dump();
+    response.body.reserve(response.body.size() + (end > begin ? end - begin : 0) * 1024);
     response.body.pop_back();
     response.body += ",\"items\":[";
     for (std::size_t i = begin; i < end; ++i) {
@@ -527,7 +528,11 @@ struct Sandbox::Impl {
       cache.generation = store.generation();
     }
     std::string& text = cache.texts[index];
-    if (text.empty()) text = to_api_json(store.devices()[index], config.application_id, with_connection).dump();
+    if (text.empty()) {
+      text.reserve(1024);
+      append_api_json(text, store.devices()[index], config.application_id, with_connection);
+      text.shrink_to_fit();
+    }
     out += text;
   }
 
