@@ -30,7 +30,8 @@ namespace {
 const std::filesystem::path k_source_dir = FLEETRUN_SOURCE_DIR;
 
 struct Contest {
-  std::vector<double> fleetrun, official;
+  std::vector<double> fleetrun, official;         // wall seconds
+  std::vector<double> fleetrun_cpu, official_cpu; // user + system seconds
 };
 
 // One side by side: fleetrun, then the official client in `mode`, each on a fresh sandbox.
@@ -55,6 +56,7 @@ bool run_pair(long devices, const std::string& rate, const std::string& mode, in
       return false;
     }
     contest.fleetrun.push_back(m.wall_s);
+    contest.fleetrun_cpu.push_back(m.cpu_s());
   }
   {
     SandboxProcess sandbox(sandbox_args);
@@ -76,6 +78,7 @@ bool run_pair(long devices, const std::string& rate, const std::string& mode, in
       return false;
     }
     contest.official.push_back(m.wall_s);
+    contest.official_cpu.push_back(m.cpu_s());
   }
   return true;
 }
@@ -108,12 +111,14 @@ steps:
     if (!run_pair(small, rate, "per-device", rep, dir, per_device)) return 1;
   }
   std::printf("%ld devices: fleetrun %.2f s, losant-rest batched script %.2f s: fleetrun takes %.2f x the script's "
-              "time\n",
+              "time (CPU: fleetrun %.2f s, script %.2f s)\n",
               devices, median(batched.fleetrun), median(batched.official),
-              median(batched.fleetrun) / median(batched.official));
+              median(batched.fleetrun) / median(batched.official), median(batched.fleetrun_cpu),
+              median(batched.official_cpu));
   std::printf("%ld devices: fleetrun %.2f s, losant-rest per-device script %.2f s: the script takes %.0f x fleetrun's "
-              "time\n",
+              "time (CPU: fleetrun %.2f s, script %.2f s)\n",
               small, median(per_device.fleetrun), median(per_device.official),
-              median(per_device.official) / median(per_device.fleetrun));
+              median(per_device.official) / median(per_device.fleetrun), median(per_device.fleetrun_cpu),
+              median(per_device.official_cpu));
   return 0;
 }

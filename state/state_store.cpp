@@ -362,6 +362,26 @@ Transaction StateStore::transaction()
   return Transaction(*this);
 }
 
+RelaxedDurability::RelaxedDurability(StateStore& store) : m_store(&store)
+{
+  m_store->execute("PRAGMA synchronous=NORMAL");
+}
+
+RelaxedDurability::~RelaxedDurability()
+{
+  try {
+    restore();
+  } catch (...) { // NOLINT(bugprone-empty-catch): a destructor must not throw; the next open sets FULL again
+  }
+}
+
+void RelaxedDurability::restore()
+{
+  if (m_restored) return;
+  m_restored = true;
+  m_store->execute("PRAGMA synchronous=FULL");
+}
+
 Transaction::Transaction(StateStore& store) : m_store(&store)
 {
   if (m_store->m_impl->transaction_depth++ == 0) m_store->execute("BEGIN IMMEDIATE");

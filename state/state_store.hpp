@@ -218,6 +218,24 @@ private:
   bool m_done = false;
 };
 
+// While it lives, commits are not forced to disk (synchronous=NORMAL): they
+// survive the process being killed, not a power cut. For writes that are
+// redone anyway when they did not all land (a device list not yet marked
+// resolved); restore() (or the destructor) goes back to synchronous=FULL, and
+// the next commit syncs everything written before it.
+class RelaxedDurability {
+public:
+  explicit RelaxedDurability(StateStore& store);
+  ~RelaxedDurability();
+  RelaxedDurability(const RelaxedDurability&) = delete;
+  RelaxedDurability& operator=(const RelaxedDurability&) = delete;
+  void restore();
+
+private:
+  StateStore* m_store;
+  bool m_restored = false;
+};
+
 // Whether a process that took a lock is still alive (same host: pid and its
 // start time; other hosts: a heartbeat within the last two minutes).
 bool lock_holder_alive(const LockHolder& holder, std::int64_t now_ms);
