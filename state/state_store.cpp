@@ -362,6 +362,12 @@ Transaction StateStore::transaction()
   return Transaction(*this);
 }
 
+int StateStore::synchronous() const
+{
+  Statement read(m_impl->db, "PRAGMA synchronous");
+  return read.step() ? static_cast<int>(read.integer(0)) : -1;
+}
+
 RelaxedDurability::RelaxedDurability(StateStore& store) : m_store(&store)
 {
   m_store->execute("PRAGMA synchronous=NORMAL");

@@ -133,6 +133,8 @@ public:
   StateStore& operator=(const StateStore&) = delete;
 
   const std::string& path() const { return m_path; }
+  // PRAGMA synchronous of this connection: 2 FULL (the default here), 1 NORMAL.
+  int synchronous() const;
 
   // All writes below commit immediately unless a Transaction is open.
   Transaction transaction();

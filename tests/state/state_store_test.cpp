@@ -200,3 +200,37 @@ TEST_CASE("the lock refuses a live holder and takes over from a dead one", "[sta
   store->release_lock("r-1");
   CHECK_FALSE(store->lock_holder("r-1").has_value());
 }
+
+TEST_CASE("relaxed durability lasts for its scope and full durability comes back", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  CHECK(store->synchronous() == 2); // FULL
+  {
+    RelaxedDurability relaxed(*store);
+    CHECK(store->synchronous() == 1); // NORMAL
+    store->append_devices("r-1", "q", {{"a", "{}"}});
+    relaxed.restore();
+    CHECK(store->synchronous() == 2);
+  }
+  {
+    RelaxedDurability relaxed(*store);
+    CHECK(store->synchronous() == 1);
+  }
+  CHECK(store->synchronous() == 2);
+  CHECK(store->device_count("r-1", "q") == 1);
+}
+
+TEST_CASE("new state files use 16 KB pages", "[state_store]")
+{
+  TempDir dir;
+  open_new(dir).reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &statement, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(statement, 0) == 16384);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+}
