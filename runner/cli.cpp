@@ -31,7 +31,8 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->add_option("--host", o.host, "address to bind (loopback)")->capture_default_str();
   cmd->add_option("--port", o.port, "port; 0 picks a free one and prints it")->capture_default_str();
   cmd->add_option("--port-file", o.port_file, "write the port to this file once listening");
-  cmd->add_option("--threads", o.threads, "request threads")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "request threads (a kept-alive connection holds one while open)")
+      ->capture_default_str();
   cmd->add_option("--application", o.application_id, "application id served")->capture_default_str();
   cmd->add_option("--tokens", o.tokens, "accepted API tokens (comma separated)")->delimiter(',')->capture_default_str();
   cmd->add_option("--devices", o.devices, "generate this many devices")->capture_default_str();

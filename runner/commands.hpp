@@ -24,7 +24,7 @@ struct ConnectionOptions {
 struct SandboxOptions {
   std::string host = "127.0.0.1";
   int port = 0;
-  int threads = 16;
+  int threads = 64;
   std::string application_id = "5f1a2b3c4d5e6f7a8b9c0d1e";
   std::vector<std::string> tokens = {"sandbox-token"};
   std::size_t devices = 0;

@@ -12,8 +12,10 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -99,6 +101,10 @@ private:
 } // namespace
 
 struct HttpServer::Impl {
+  // Poco's default pool stops at 16 threads, and a kept-alive connection
+  // holds a thread while it is open: a 17th connection would wait for an idle
+  // one to time out. The server gets a pool of its own, as large as asked.
+  std::unique_ptr<Poco::ThreadPool> pool; // outlives the server (declared first)
   std::unique_ptr<Poco::Net::HTTPServer> server;
   int port = 0;
   bool tls = false;
@@ -126,7 +132,8 @@ HttpServer::HttpServer(Sandbox& sandbox, const ServerOptions& options) : m_impl(
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(15, 0));
   params->setMaxKeepAliveRequests(0);
-  m_impl->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(sandbox), *socket, params);
+  m_impl->pool = std::make_unique<Poco::ThreadPool>(2, std::max(2, options.threads + 1));
+  m_impl->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(sandbox), *m_impl->pool, *socket, params);
   m_impl->server->start();
   sandbox.set_base_url(base_url());
 }

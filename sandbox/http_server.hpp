@@ -13,7 +13,7 @@ namespace fleetrun::sandbox {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0; // 0: the system picks a free port
-  int threads = 16;
+  int threads = 64;
   std::string tls_certificate; // PEM files; both set: serve HTTPS
   std::string tls_private_key;
 };

@@ -5,7 +5,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <chrono>
 #include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
 
 using nlohmann::json;
 using namespace fleetrun::testing;
@@ -99,4 +105,43 @@ TEST_CASE("a bad devices export stops the sandbox with a reason", "[sandbox_http
   const auto result = run_fleetrun({"sandbox", "--load", (dir / "export.json").string()});
   CHECK(result.exit_code == 2);
   CHECK(result.err.find("device #0") != std::string::npos);
+}
+
+namespace {
+
+// A connection that sent one request and keeps the connection open (keep-alive).
+int open_kept_alive_connection(int port)
+{
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const std::string request = "GET " + k_devices + "?perPage=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                              k_sandbox_token + "\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  char buffer[4096];
+  REQUIRE(recv(fd, buffer, sizeof buffer, 0) > 0); // answered; the connection stays open
+  return fd;
+}
+
+} // namespace
+
+TEST_CASE("more kept-alive connections than Poco's default 16 threads are all served at once", "[sandbox_http]")
+{
+  // Regression: the server used Poco's default thread pool (16 threads at
+  // most); each kept-alive connection holds a thread, so with 16 open a new
+  // one waited for an idle one to time out (15 s). Seen as concurrency 16
+  // running slower than concurrency 1 in bench/latency_bench.
+  SandboxProcess sandbox({"--devices", "10"});
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<int> open;
+  for (int i = 0; i < 24; ++i) open.push_back(open_kept_alive_connection(sandbox.port()));
+  const auto [status, body] =
+      http_request(sandbox.port(), "GET", "/applications/" + std::string(k_sandbox_application) + "/devices?perPage=1");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (const int fd : open) close(fd);
+  CHECK(status == 200);
+  CHECK(seconds < 5.0);
 }
