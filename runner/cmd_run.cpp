@@ -226,7 +226,8 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
   PreparationContext context{stop, counters, limiter};
-  if (auto resolved = resolve_queries(db, *plan, run.id, client, context); !resolved) {
+  PatchTallies tallies;
+  if (auto resolved = resolve_queries(db, *plan, run.id, client, context, &tallies); !resolved) {
     return refuse("resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
   }
   std::string snapshot_run = run.id;
@@ -266,7 +267,13 @@ int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::Run
     for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
     return refuse("guard: " + message, k_exit_guard);
   }
-  const json facts = preview_facts(db, *plan, snapshot_run);
+  const auto preview_started = std::chrono::steady_clock::now();
+  // The changes counted during resolution are this run's; with a preview the
+  // devices may be the preview's (on_drift: use_snapshot), counted from the file.
+  const json facts = preview_facts(db, *plan, snapshot_run, snapshot_run == run.id ? &tallies : nullptr);
+  spdlog::debug("preview computed in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::steady_clock::now() - preview_started)
+                                                 .count());
   if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
   if (changes_any_device(*plan, facts) && !yes) {
     if (isatty(STDIN_FILENO) == 0) {
@@ -301,7 +308,8 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
   RateLimiter limiter(plan->options.rate.value_or(0), plan->options.burst.value_or(0), RateLimiter::Clock::now());
   limiter.allow_in_flight(1);
   PreparationContext context{stop, counters, limiter};
-  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), context);
+  PatchTallies tallies;
+  auto resolved = resolve_queries(db, *plan, run.id, (*connection)->client(), context, &tallies);
   if (!resolved) {
     spdlog::error("resolving queries: {}", resolved.error().describe());
     db.set_run_status(run.id, state::RunStatus::refused);
@@ -313,7 +321,7 @@ int run_plan(const ConnectionOptions& flags, const PlanCommandOptions& options)
     db.set_run_status(run.id, state::RunStatus::refused);
     return exit_for(violations.error());
   }
-  json facts = preview_facts(db, *plan, run.id);
+  json facts = preview_facts(db, *plan, run.id, &tallies);
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});
   facts["run"] = run.id;

@@ -93,6 +93,7 @@ private:
 
   void plan_batches()
   {
+    const auto started = Clock::now();
     const int size = m_plan_step.batch_size.value_or(m_kind->max_batch_size());
     // The whole plan of the step is one transaction: a crash leaves either no
     // batches (and the step pending) or all of them. Batches are written as
@@ -139,6 +140,8 @@ private:
                       "step " + m_step.step_id + ": " + std::to_string(devices) + " devices in " +
                           std::to_string(batches) + " batches");
     transaction.commit();
+    spdlog::debug("step {}: {} batches planned in {} ms", m_step.step_id, batches,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   }
 
   // The request a batch would carry if built now, to prove a stored request

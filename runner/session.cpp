@@ -100,9 +100,15 @@ api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, con
   }
 }
 
+void PatchTally::add(const std::vector<jobs::FieldChange>& device_changes)
+{
+  ++devices;
+  for (const auto& change : device_changes) ++changes[change.field][{change.before.dump(), change.after.dump()}];
+}
+
 std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, const plans::Plan& plan,
                                                    const std::string& run_id, api::LosantClient& client,
-                                                   PreparationContext& context)
+                                                   PreparationContext& context, PatchTallies* tallies)
 {
   std::set<std::string> used;
   for (const auto& step : plan.steps) {
@@ -120,10 +126,38 @@ std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, con
     // end. A device list that is not marked resolved is fetched again, so its
     // pages need not each be forced to disk: they are committed without an
     // fsync, and the commit that marks the list resolved syncs them all.
+    // The patch steps over this query whose changes are counted as pages arrive.
+    struct Counted {
+      PatchTally* tally;
+      json params;
+      std::set<std::string> read;
+    };
+    std::vector<Counted> counted;
+    for (std::size_t i = 0; tallies != nullptr && i < plan.steps.size(); ++i) {
+      const auto& step = plan.steps[i];
+      if (step.query != spec.name || step.action != plans::ActionKind::patch) continue;
+      (*tallies)[i] = PatchTally{};
+      const json params = json::parse(step.params_json);
+      counted.push_back({&(*tallies)[i], params, jobs::patch_fields_read(params)});
+    }
     {
       state::RelaxedDurability relaxed(store);
-      auto total = jobs::resolve_query(spec, fetch,
-                                       [&](jobs::DevicePage&& page) { store.append_devices(run_id, spec.name, page); });
+      int pages = 0;
+      auto total = jobs::resolve_query(spec, fetch, [&](jobs::DevicePage&& page) {
+        // Every 8th page is synced, while the next page is being fetched,
+        // so that the final sync has little left to write.
+        const bool sync = ++pages % 8 == 0;
+        if (sync) relaxed.restore();
+        store.append_devices(run_id, spec.name, page);
+        if (sync) relaxed.relax();
+        for (auto& step : counted) {
+          for (const auto& [id, document] : page) {
+            auto members = api::read_members(document, step.read);
+            if (!members) throw std::runtime_error("device " + id + " from the API: " + members.error());
+            step.tally->add(jobs::patch_changes(*members, step.params));
+          }
+        }
+      });
       if (!total) return std::unexpected(total.error());
       relaxed.restore();
       store.upsert_query({run_id, spec.name, spec.query_json, *total, true});
@@ -259,7 +293,8 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
   out << "]}\n";
 }
 
-json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run)
+json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
+                   const PatchTallies* tallies)
 {
   json facts = {{"plan", plan.source_path}, {"planName", plan.name}, {"planHash", plan.text_hash}};
   json queries = json::array();
@@ -292,16 +327,22 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
           5);
       const auto record = store.query(snapshot_run, step.query);
       if (step.action == plans::ActionKind::patch) {
-        // patch: field -> (before, after) -> devices.
-        std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
-        visit_step_devices(store, snapshot_run, step, true,
-                           [&](const std::string&, const json*, const std::vector<jobs::FieldChange>& field_changes) {
-                             ++devices;
-                             for (const auto& change : field_changes)
-                               ++changes[change.field][{change.before.dump(), change.after.dump()}];
-                           });
+        // patch: field -> (before, after) -> devices, counted during resolution or now.
+        PatchTally counted;
+        const PatchTally* tally = nullptr;
+        if (tallies != nullptr) {
+          if (auto found = tallies->find(i); found != tallies->end()) tally = &found->second;
+        }
+        if (tally == nullptr) {
+          visit_step_devices(store, snapshot_run, step, true,
+                             [&](const std::string&, const json*, const std::vector<jobs::FieldChange>& field_changes) {
+                               counted.add(field_changes);
+                             });
+          tally = &counted;
+        }
+        devices = tally->devices;
         json fields = json::array();
-        for (const auto& [field, by_value] : changes) {
+        for (const auto& [field, by_value] : tally->changes) {
           json values = json::array();
           for (const auto& [before_after, count] : by_value) {
             values.push_back({{"before", json::parse(before_after.first)},

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <expected>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -43,11 +44,22 @@ struct PreparationContext {
 api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, const BackoffPolicy& policy,
                                 PreparationContext& context);
 
+// What a patch step would change, counted over its devices: per field,
+// per (before, after) as JSON text, the number of devices.
+struct PatchTally {
+  std::int64_t devices = 0;
+  std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
+  void add(const std::vector<jobs::FieldChange>& device_changes);
+};
+using PatchTallies = std::map<std::size_t, PatchTally>; // by step index
+
 // Resolves every query some step uses into `run_id`'s device lists, replacing
-// what was there. Returns the error that stopped it.
+// what was there. Returns the error that stopped it. With `tallies`, each
+// patch step's changes are counted as the pages arrive (while the next page
+// is fetched), so that the preview need not read the documents back.
 std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, const plans::Plan& plan,
                                                    const std::string& run_id, api::LosantClient& client,
-                                                   PreparationContext& context);
+                                                   PreparationContext& context, PatchTallies* tallies = nullptr);
 
 struct GuardViolation {
   std::string where; // "queries.stale.expect" or "steps[1] (retire)"
@@ -63,7 +75,9 @@ check_guards(const state::StateStore& store, const plans::Plan& plan, const std:
 // What `plan` shows and saves: queries with counts, per step its devices,
 // requests, a sample, and for a patch every field's before -> after with
 // device counts. Holds no per-device lists: see write_preview_json.
-nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run);
+// `tallies`: counted during the resolution of `snapshot_run` (resolve_queries).
+nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
+                             const PatchTallies* tallies = nullptr);
 
 // A step's devices in their stored order; for a patch (with `with_changes`)
 // each device's document (only the fields the patch reads) and its changes.

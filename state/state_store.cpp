@@ -381,6 +381,13 @@ RelaxedDurability::~RelaxedDurability()
   }
 }
 
+void RelaxedDurability::relax()
+{
+  if (!m_restored) return;
+  m_restored = false;
+  m_store->execute("PRAGMA synchronous=NORMAL");
+}
+
 void RelaxedDurability::restore()
 {
   if (m_restored) return;

@@ -232,6 +232,8 @@ public:
   RelaxedDurability(const RelaxedDurability&) = delete;
   RelaxedDurability& operator=(const RelaxedDurability&) = delete;
   void restore();
+  // Back to synchronous=NORMAL after a restore().
+  void relax();
 
 private:
   StateStore* m_store;

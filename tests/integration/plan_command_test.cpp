@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 
 using nlohmann::json;
@@ -110,6 +111,20 @@ TEST_CASE("the JSON preview lists every device each step would touch, and patch 
     }
     CHECK(description_changes);
   }
+  // The field counts (tallied while the pages arrived) agree with the
+  // per-device changes (read back from the state file).
+  std::map<std::string, std::map<std::string, std::int64_t>> from_devices; // field -> before/after -> devices
+  for (const auto& device : tag["deviceChanges"]) {
+    for (const auto& change : device["changes"])
+      ++from_devices[change["field"]][json{change["before"], change["after"]}.dump()];
+  }
+  std::map<std::string, std::map<std::string, std::int64_t>> from_counts;
+  for (const auto& field : tag["fieldChanges"]) {
+    for (const auto& change : field["changes"])
+      from_counts[field["field"]][json{change["before"], change["after"]}.dump()] = change["devices"];
+  }
+  CHECK(from_counts == from_devices);
+  CHECK(from_counts.size() == 2); // tags.fw and description
   CHECK(preview["steps"][1]["command"]["recipients"] == north_gateways.size());
   CHECK(preview["steps"][2]["deviceIds"].get<std::set<std::string>>() == stale);
   CHECK(preview["steps"][3]["requests"] == 1);
