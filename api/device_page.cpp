@@ -16,34 +16,22 @@ public:
   {
     DevicePageIndex index;
     skip_space();
-    if (!take('{')) return fail("a device page must be a JSON object");
-    skip_space();
-    if (take('}')) return finish(std::move(index));
-    for (;;) {
-      skip_space();
-      std::string decoded;
-      auto key = member_name(decoded);
-      if (!key) return std::unexpected(key.error());
-      skip_space();
-      if (!take(':')) return fail("expected ':' after a member name");
-      skip_space();
-      if (*key == "items") {
-        if (auto items = item_list(index); !items) return std::unexpected(items.error());
-      } else if (*key == "totalCount") {
-        const std::size_t start = m_pos;
-        if (auto skipped = value(0); !skipped) return std::unexpected(skipped.error());
-        std::int64_t count = 0;
-        const auto* first = m_text.data() + start;
-        const auto* last = m_text.data() + m_pos;
-        if (std::from_chars(first, last, count).ptr != last) return fail("totalCount must be a whole number");
-        index.total_count = count;
-      } else if (auto skipped = value(0); !skipped) {
-        return std::unexpected(skipped.error());
-      }
-      skip_space();
-      if (take('}')) return finish(std::move(index));
-      if (!take(',')) return fail("expected ',' or '}' in the page object");
-    }
+    if (peek() != '{') return fail("a device page must be a JSON object");
+    auto read = object_members(0, [&](std::string_view key) -> std::expected<void, std::string> {
+      if (key == "items") return item_list(index);
+      if (key != "totalCount") return value(0);
+      const std::size_t start = m_pos;
+      if (auto skipped = value(0); !skipped) return skipped;
+      std::int64_t count = 0;
+      const auto* first = m_text.data() + start;
+      const auto* last = m_text.data() + m_pos;
+      if (std::from_chars(first, last, count).ptr != last) return fail("totalCount must be a whole number");
+      index.total_count = count;
+      return {};
+    });
+    if (!read) return std::unexpected(read.error());
+    if (auto end = at_end(); !end) return std::unexpected(end.error());
+    return index;
   }
 
   // The members of a top-level object named in `keys`, parsed; the rest skipped.
@@ -52,40 +40,50 @@ public:
     nlohmann::json out = nlohmann::json::object();
     skip_space();
     if (peek() != '{') return fail("a device document must be a JSON object");
-    take('{');
-    skip_space();
-    if (!take('}')) {
-      for (;;) {
-        skip_space();
-        std::string decoded;
-        auto key = member_name(decoded);
-        if (!key) return std::unexpected(key.error());
-        skip_space();
-        if (!take(':')) return fail("expected ':' after a member name");
-        skip_space();
-        const std::size_t start = m_pos;
-        if (auto skipped = value(1); !skipped) return std::unexpected(skipped.error());
-        if (const std::string name(*key); keys.contains(name)) {
-          auto parsed = nlohmann::json::parse(m_text.substr(start, m_pos - start), nullptr, false);
-          if (parsed.is_discarded()) return fail("malformed value of " + name);
-          out[name] = std::move(parsed);
-        }
-        skip_space();
-        if (take('}')) break;
-        if (!take(',')) return fail("expected ',' or '}' in an object");
+    auto read = object_members(0, [&](std::string_view key) -> std::expected<void, std::string> {
+      const std::size_t start = m_pos;
+      if (auto skipped = value(1); !skipped) return skipped;
+      if (const std::string name(key); keys.contains(name)) {
+        auto parsed = nlohmann::json::parse(m_text.substr(start, m_pos - start), nullptr, false);
+        if (parsed.is_discarded()) return fail("malformed value of " + name);
+        out[name] = std::move(parsed);
       }
-    }
-    skip_space();
-    if (m_pos != m_text.size()) return fail("unexpected text after the object");
+      return {};
+    });
+    if (!read) return std::unexpected(read.error());
+    if (auto end = at_end(); !end) return std::unexpected(end.error());
     return out;
   }
 
 private:
-  std::expected<DevicePageIndex, std::string> finish(DevicePageIndex index)
+  // The object at the cursor: for each member, `on_member(name)` with the
+  // cursor at the member's value, which it must consume.
+  template <class OnMember> std::expected<void, std::string> object_members(int depth, OnMember&& on_member)
+  {
+    if (depth > k_max_depth) return fail("nesting too deep");
+    take('{');
+    skip_space();
+    if (take('}')) return {};
+    for (;;) {
+      skip_space();
+      std::string decoded;
+      auto key = member_name(decoded);
+      if (!key) return std::unexpected(key.error());
+      skip_space();
+      if (!take(':')) return fail("expected ':' after a member name");
+      skip_space();
+      if (auto done = on_member(*key); !done) return done;
+      skip_space();
+      if (take('}')) return {};
+      if (!take(',')) return fail("expected ',' or '}' in an object");
+    }
+  }
+
+  std::expected<void, std::string> at_end()
   {
     skip_space();
-    if (m_pos != m_text.size()) return fail("unexpected text after the page object");
-    return index;
+    if (m_pos != m_text.size()) return fail("unexpected text after the object");
+    return {};
   }
 
   std::expected<void, std::string> item_list(DevicePageIndex& index)
@@ -110,29 +108,13 @@ private:
   // An object; with `id` given, its top-level "id" string goes there.
   std::expected<void, std::string> object(int depth, std::string* id)
   {
-    if (depth > k_max_depth) return fail("nesting too deep");
-    take('{');
-    skip_space();
-    if (take('}')) return {};
-    for (;;) {
-      skip_space();
-      std::string decoded;
-      auto key = member_name(decoded);
-      if (!key) return std::unexpected(key.error());
-      skip_space();
-      if (!take(':')) return fail("expected ':' after a member name");
-      skip_space();
-      if (id != nullptr && *key == "id" && peek() == '"') {
-        auto text = string_value();
-        if (!text) return std::unexpected(text.error());
-        *id = std::move(*text);
-      } else if (auto skipped = value(depth); !skipped) {
-        return std::unexpected(skipped.error());
-      }
-      skip_space();
-      if (take('}')) return {};
-      if (!take(',')) return fail("expected ',' or '}' in an object");
-    }
+    return object_members(depth, [&](std::string_view key) -> std::expected<void, std::string> {
+      if (id == nullptr || key != "id" || peek() != '"') return value(depth);
+      auto text = string_value();
+      if (!text) return std::unexpected(text.error());
+      *id = std::move(*text);
+      return {};
+    });
   }
 
   std::expected<void, std::string> array(int depth)

@@ -91,6 +91,18 @@ std::string fleetrun_binary()
   return FLEETRUN_BINARY;
 }
 
+void write_patch_everything_plan(const std::filesystem::path& path, const std::string& step_fields)
+{
+  std::ofstream out(path);
+  out << "version: 1\n"
+         "queries:\n"
+         "  everything: {query: {}}\n"
+         "steps:\n"
+         "  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, "
+      << step_fields << "}\n";
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
 double state_file_mb(const std::filesystem::path& path)
 {
   double bytes = 0;

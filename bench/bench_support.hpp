@@ -43,6 +43,11 @@ double median(std::vector<double> values);
 // The fleetrun binary the benchmarks drive.
 std::string fleetrun_binary();
 
+// Writes a plan that patches every device of the application (query
+// `everything`) to `path`; `step_fields` are more YAML fields of the step,
+// e.g. "updateFields: {description: x}".
+void write_patch_everything_plan(const std::filesystem::path& path, const std::string& step_fields);
+
 // A file's size plus its SQLite -wal companion's, in MB (10^6 bytes).
 double state_file_mb(const std::filesystem::path& path);
 

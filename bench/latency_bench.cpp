@@ -35,13 +35,7 @@ int main(int argc, char** argv)
 
   TempDir dir;
   const auto plan = dir / "plan.yaml";
-  write_file(plan, R"(version: 1
-queries:
-  everything: {query: {}}
-steps:
-  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, batch_size: 100,
-     updateFields: {description: latency}}
-)");
+  write_patch_everything_plan(plan, "batch_size: 100, updateFields: {description: latency}");
   const auto log = dir / "fleetrun.log";
   std::printf("latency hiding: %d devices patched in batches of 100, sandbox latency %s ms, no rate limit, "
               "medians of %d\n",

@@ -96,12 +96,7 @@ int main(int argc, char** argv)
     return 2;
   }
   TempDir dir;
-  write_file(dir / "plan.yaml", R"(version: 1
-queries:
-  everything: {query: {}}
-steps:
-  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: "${DESCRIPTION}"}}
-)");
+  write_patch_everything_plan(dir / "plan.yaml", R"(updateFields: {description: "${DESCRIPTION}"})");
   std::printf(
       "against the official client: patch every device, sandbox limited to %s req/s (burst %s), medians of %d\n",
       rate.c_str(), rate.c_str(), repetitions);

@@ -54,12 +54,7 @@ int main(int argc, char** argv)
 
   TempDir dir;
   const auto plan = dir / "plan.yaml";
-  write_file(plan, R"(version: 1
-queries:
-  everything: {query: {}}
-steps:
-  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: resumed}}
-)");
+  write_patch_everything_plan(plan, "updateFields: {description: resumed}");
   const auto log = dir / "fleetrun.log";
   std::printf("resume cost: %ld devices, patch in %ld batches, killed after %ld; medians of %d\n", devices, batches,
               batches / 2, repetitions);

@@ -79,12 +79,7 @@ int main(int argc, char** argv)
 
   TempDir dir;
   const auto plan = dir / "plan.yaml";
-  write_file(plan, R"(version: 1
-queries:
-  everything: {query: {}}
-steps:
-  - {id: describe, action: patch, query: everything, allow_whole_fleet: true, updateFields: {description: "${DESCRIPTION}"}}
-)");
+  write_patch_everything_plan(plan, R"(updateFields: {description: "${DESCRIPTION}"})");
   std::printf("scale: patch every device; fleetrun --concurrency 4, sandbox unlimited; medians of %d\n", repetitions);
   for (const long devices : sizes) {
     std::map<std::string, std::map<std::string, std::vector<double>>> figures; // command -> figure -> values
