@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -131,6 +132,9 @@ int main(int argc, char** argv)
         f["sandbox_cpu"].push_back(sandbox_cpu);
         f["rss"].push_back(m.peak_rss_mib);
         f["state"].push_back(state_file_mb(state));
+        // Gigabytes of finished state files left in the page cache would make
+        // the next run's writes wait for their writeback.
+        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(state.string() + suffix);
       }
     }
     for (const std::string variant : {"plan", "plan-json", "apply"}) {
