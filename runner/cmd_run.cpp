@@ -213,7 +213,7 @@ std::expected<std::unique_ptr<state::StateStore>, int> open_existing_state(const
 int prepare_run(state::StateStore& db, const plans::Plan* plan, const state::RunRecord& run,
                 const std::optional<state::RunRecord>& preview, api::LosantClient& client,
                 const std::atomic<bool>& stop, bool yes, const std::string& output, RunCounters& counters,
-                const ExecutionOptions& execution, RateLimiter& limiter)
+                RateLimiter& limiter)
 {
   const auto refuse = [&](const std::string& message, int code) {
     db.add_event(run.id, "refused", message);
@@ -408,8 +408,8 @@ int run_apply(const ConnectionOptions& flags, const ApplyOptions& options)
   // a bucket started afresh for the steps would not know what resolution spent.
   RateLimiter limiter(execution.rate, execution.burst, RateLimiter::Clock::now());
   limiter.allow_in_flight(1); // resolution: one page in flight at a time
-  if (const int code = prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters,
-                                   execution, limiter);
+  if (const int code =
+          prepare_run(db, &*plan, run, preview, client, stop, options.yes, options.output, counters, limiter);
       code != k_exit_ok) {
     return code;
   }
@@ -498,7 +498,7 @@ int run_resume(const ConnectionOptions& flags, const ResumeOptions& options)
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
     if (const int code = prepare_run(db, &*plan, *run, preview, (*connection)->client(), stop, true, options.output,
-                                     counters, execution, limiter);
+                                     counters, limiter);
         code != k_exit_ok) {
       return code;
     }
