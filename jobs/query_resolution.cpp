@@ -97,6 +97,15 @@ api::ApiError malformed_page(const std::string& what)
   return error;
 }
 
+api::ApiError fetch_failure(const std::string& what)
+{
+  api::ApiError error;
+  error.kind = api::ErrorKind::permanent;
+  error.delivery = api::Delivery::not_sent;
+  error.message = "listing devices failed: " + what;
+  return error;
+}
+
 // Fetches the pages in order and queues them; the last item queued is the
 // last page or an error.
 void fetch_pages(const plans::QuerySpec& spec, const FetchPage& fetch, int per_page, PageQueue& queue)
@@ -151,7 +160,14 @@ std::expected<std::int64_t, api::ApiError> resolve_query(const plans::QuerySpec&
   // Fetching the next page overlaps storing this one: the cursor needs only
   // the last id, which the fetching thread reads from the page it received.
   PageQueue queue(2);
-  std::thread fetcher([&] { fetch_pages(spec, fetch, per_page, queue); });
+  std::thread fetcher([&] {
+    // Nothing may escape a thread: whatever goes wrong ends the resolution as an error.
+    try {
+      fetch_pages(spec, fetch, per_page, queue);
+    } catch (const std::exception& error) {
+      queue.push({{}, fetch_failure(error.what()), true});
+    }
+  });
   struct Join {
     PageQueue& queue;
     std::thread& thread;

@@ -167,3 +167,16 @@ TEST_CASE("when storing a page fails, fetching stops and the failure reaches the
   std::lock_guard lock(calls_mutex);
   CHECK(fake.calls.size() <= 4); // the page that failed and at most the queue's worth ahead
 }
+
+TEST_CASE("an exception while fetching ends the resolution with an error, not the process", "[query_resolution]")
+{
+  const auto fetch = [](const api::DeviceListParams&) -> api::ApiResult {
+    throw std::runtime_error("socket exploded");
+  };
+  int stored = 0;
+  const auto total = jobs::resolve_query(
+      plans::QuerySpec{}, fetch, [&](jobs::DevicePage&&) { ++stored; }, 10);
+  REQUIRE_FALSE(total.has_value());
+  CHECK(total.error().message.find("socket exploded") != std::string::npos);
+  CHECK(stored == 0);
+}
