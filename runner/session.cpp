@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -100,6 +101,36 @@ api::ApiResult get_with_retries(const std::function<api::ApiResult()>& call, con
   }
 }
 
+namespace {
+
+// A patch step's changes to one device, from its document. Of each document
+// only the fields the patch reads are parsed: parsing all of it into a tree
+// was most of a large preview's time.
+class PatchChangeReader {
+public:
+  explicit PatchChangeReader(const plans::Step& step)
+      : m_params(json::parse(step.params_json)), m_read(jobs::patch_fields_read(m_params))
+  {
+  }
+
+  // The document's fields the patch reads (into `fields`) and the changes.
+  // `origin` says where the document came from, for the error.
+  std::vector<jobs::FieldChange> changes(const std::string& id, const std::string& document, const char* origin,
+                                         json& fields) const
+  {
+    auto members = api::read_members(document, m_read);
+    if (!members) throw std::runtime_error("device " + id + " " + origin + ": " + members.error());
+    fields = std::move(*members);
+    return jobs::patch_changes(fields, m_params);
+  }
+
+private:
+  json m_params;
+  std::set<std::string> m_read;
+};
+
+} // namespace
+
 void PatchTally::add(const std::vector<jobs::FieldChange>& device_changes)
 {
   ++devices;
@@ -122,48 +153,36 @@ std::expected<void, api::ApiError> resolve_queries(state::StateStore& store, con
     const auto fetch = [&](const api::DeviceListParams& params) {
       return get_with_retries([&] { return client.get_devices(params); }, policy, context);
     };
-    // Each page is one transaction; the query is marked resolved only at the
-    // end. A device list that is not marked resolved is fetched again, so its
-    // pages need not each be forced to disk: they are committed without an
-    // fsync, and the commit that marks the list resolved syncs them all.
-    // The patch steps over this query whose changes are counted as pages arrive.
-    struct Counted {
-      PatchTally* tally;
-      json params;
-      std::set<std::string> read;
-    };
-    std::vector<Counted> counted;
+    // The patch steps over this query: their changes are counted as pages
+    // arrive, while the next page is being fetched.
+    std::vector<std::pair<PatchTally*, PatchChangeReader>> counted;
     for (std::size_t i = 0; tallies != nullptr && i < plan.steps.size(); ++i) {
       const auto& step = plan.steps[i];
       if (step.query != spec.name || step.action != plans::ActionKind::patch) continue;
       (*tallies)[i] = PatchTally{};
-      const json params = json::parse(step.params_json);
-      counted.push_back({&(*tallies)[i], params, jobs::patch_fields_read(params)});
+      counted.emplace_back(&(*tallies)[i], PatchChangeReader(step));
     }
-    {
-      state::RelaxedDurability relaxed(store);
-      int pages = 0;
-      auto total = jobs::resolve_query(spec, fetch, [&](jobs::DevicePage&& page) {
-        // Every 8th page is synced, while the next page is being fetched,
-        // so that the final sync has little left to write.
-        const bool sync = ++pages % 8 == 0;
-        if (sync) relaxed.restore();
-        store.append_devices(run_id, spec.name, page);
-        if (sync) relaxed.relax();
-        for (auto& step : counted) {
-          for (const auto& [id, document] : page) {
-            auto members = api::read_members(document, step.read);
-            if (!members) throw std::runtime_error("device " + id + " from the API: " + members.error());
-            step.tally->add(jobs::patch_changes(*members, step.params));
-          }
-        }
-      });
-      if (!total) return std::unexpected(total.error());
-      relaxed.restore();
-      store.upsert_query({run_id, spec.name, spec.query_json, *total, true});
-    }
-    const auto total = store.query(run_id, spec.name);
-    spdlog::info("query {}: {} devices", spec.name, total ? total->total : 0);
+    // Each page is one transaction; the list is marked resolved only at the
+    // end. A list not marked resolved is fetched again, so its pages need not
+    // each be forced to disk: they commit without an fsync, except every 8th
+    // (synced while the next page is fetched, so that little is left for the
+    // end), and the commit that marks the list resolved syncs the rest.
+    state::RelaxedDurability relaxed(store);
+    int pages = 0;
+    const auto total = jobs::resolve_query(spec, fetch, [&](jobs::DevicePage&& page) {
+      const bool sync = ++pages % 8 == 0;
+      if (sync) relaxed.restore();
+      store.append_devices(run_id, spec.name, page);
+      if (sync) relaxed.relax();
+      json fields;
+      for (auto& [tally, reader] : counted) {
+        for (const auto& [id, document] : page) tally->add(reader.changes(id, document, "from the API", fields));
+      }
+    });
+    if (!total) return std::unexpected(total.error());
+    relaxed.restore();
+    store.upsert_query({run_id, spec.name, spec.query_json, *total, true});
+    spdlog::info("query {}: {} devices", spec.name, *total);
   }
   return {};
 }
@@ -229,18 +248,15 @@ void visit_step_devices(const state::StateStore& store, const std::string& snaps
                         bool with_changes, const DeviceVisitor& visit)
 {
   const bool patch = with_changes && step.action == plans::ActionKind::patch;
-  const json params = json::parse(step.params_json);
-  // Of each document, only the fields the patch reads are parsed (parsing all
-  // of it into a tree was most of a large preview's time).
-  const std::set<std::string> read = patch ? jobs::patch_fields_read(params) : std::set<std::string>{};
+  const std::optional<PatchChangeReader> reader = patch ? std::optional(PatchChangeReader(step)) : std::nullopt;
+  json fields;
   store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
-    if (!patch) {
+    if (!reader) {
       visit(id, nullptr, {});
       return;
     }
-    auto members = api::read_members(document, read);
-    if (!members) throw std::runtime_error("device " + id + " in the state file: " + members.error());
-    visit(id, &*members, jobs::patch_changes(*members, params));
+    const auto changes = reader->changes(id, document, "in the state file", fields);
+    visit(id, &fields, changes);
   });
 }
 
