@@ -64,37 +64,6 @@ ApiError error_from_response(const HttpResponse& response)
   return error;
 }
 
-QueryParams device_list_query(const DeviceListParams& params)
-{
-  QueryParams query;
-  if (params.sort_field) query.emplace_back("sortField", *params.sort_field);
-  if (params.sort_direction) query.emplace_back("sortDirection", *params.sort_direction);
-  query.emplace_back("page", std::to_string(params.page));
-  query.emplace_back("perPage", std::to_string(params.per_page));
-  if (params.filter_field) query.emplace_back("filterField", *params.filter_field);
-  if (params.filter) query.emplace_back("filter", *params.filter);
-  if (params.device_class.size() == 1) {
-    query.emplace_back("deviceClass", params.device_class.front());
-  } else if (!params.device_class.empty()) {
-    flatten_param("deviceClass", json(params.device_class), query);
-  }
-  if (!params.tag_filter.empty()) {
-    json tags = json::array();
-    for (const auto& [key, value] : params.tag_filter) {
-      json pair = json::object();
-      if (!key.empty()) pair["key"] = key;
-      if (!value.empty()) pair["value"] = value;
-      tags.push_back(std::move(pair));
-    }
-    flatten_param("tagFilter", tags, query);
-  }
-  if (params.exclude_connection_info) query.emplace_back("excludeConnectionInfo", "true");
-  if (params.parent_id) query.emplace_back("parentId", *params.parent_id);
-  if (params.query_json) query.emplace_back("query", *params.query_json);
-  if (params.query_deleted) query.emplace_back("queryDeleted", "true");
-  return query;
-}
-
 LosantClient::LosantClient(HttpTransport& transport, ClientOptions options)
     : m_transport(transport), m_options(std::move(options))
 {
@@ -105,21 +74,12 @@ std::string LosantClient::app_path() const
   return "/applications/" + url_encode(m_options.application_id);
 }
 
-ApiResult LosantClient::call(const std::string& method, const std::string& path, QueryParams params, const json* body)
+ApiResult LosantClient::send(const RequestSpec& spec)
 {
-  return send(method, path, std::move(params),
-              body == nullptr ? std::nullopt : std::optional<std::string>(body->dump()));
-}
-
-ApiResult LosantClient::request(const std::string& method, const std::string& path, QueryParams params,
-                                const std::optional<std::string>& body)
-{
-  return send(method, app_path() + path, std::move(params), body);
-}
-
-ApiResult LosantClient::send(const std::string& method, const std::string& path, QueryParams params,
-                             const std::optional<std::string>& body)
-{
+  const std::string& method = spec.method;
+  const std::string path = app_path() + spec.path;
+  QueryParams params = spec.params;
+  const std::optional<std::string>& body = spec.body;
   // The official clients ask for the same envelope on every call.
   params.emplace_back("_actions", "false");
   params.emplace_back("_links", "true");
@@ -152,69 +112,63 @@ ApiResult LosantClient::send(const std::string& method, const std::string& path,
 
 ApiResult LosantClient::get_devices(const DeviceListParams& params)
 {
-  return call("GET", app_path() + "/devices", device_list_query(params), nullptr);
+  return send(endpoints::list_devices(params));
 }
 
 ApiResult LosantClient::get_device(const std::string& device_id)
 {
-  return call("GET", app_path() + "/devices/" + url_encode(device_id), {}, nullptr);
+  return send(endpoints::get_device(device_id));
 }
 
 ApiResult LosantClient::create_device(const json& device_post)
 {
-  return call("POST", app_path() + "/devices", {}, &device_post);
+  return send(endpoints::create_device(device_post.dump()));
 }
+
 ApiResult LosantClient::patch_devices(const json& devices_patch)
 {
-  return call("PATCH", app_path() + "/devices", {}, &devices_patch);
+  return send(endpoints::patch_devices(devices_patch.dump()));
 }
+
 ApiResult LosantClient::delete_devices(const json& delete_post)
 {
-  return call("POST", app_path() + "/devices/delete", {}, &delete_post);
+  return send(endpoints::delete_devices(delete_post.dump()));
 }
+
 ApiResult LosantClient::restore_devices(const json& restore_post)
 {
-  return call("POST", app_path() + "/devices/restore", {}, &restore_post);
+  return send(endpoints::restore_devices(restore_post.dump()));
 }
+
 ApiResult LosantClient::remove_data(const json& remove_data_post)
 {
-  return call("POST", app_path() + "/devices/removeData", {}, &remove_data_post);
+  return send(endpoints::remove_data(remove_data_post.dump()));
 }
+
 ApiResult LosantClient::send_command(const json& command)
 {
-  return call("POST", app_path() + "/devices/command", {}, &command);
+  return send(endpoints::send_command(command.dump()));
 }
 
 ApiResult LosantClient::export_devices(const json& export_post, const std::optional<std::string>& email,
                                        const std::optional<std::string>& callback_url)
 {
-  QueryParams params;
-  if (email) params.emplace_back("email", *email);
-  if (callback_url) params.emplace_back("callbackUrl", *callback_url);
-  return call("POST", app_path() + "/devices/export", std::move(params), &export_post);
+  return send(endpoints::export_devices(export_post.dump(), email, callback_url));
 }
 
 ApiResult LosantClient::get_command_history(const std::string& device_id, const CommandHistoryParams& params)
 {
-  QueryParams query;
-  if (params.limit) query.emplace_back("limit", std::to_string(*params.limit));
-  if (params.start_ms) query.emplace_back("start", std::to_string(*params.start_ms));
-  if (params.end_ms) query.emplace_back("end", std::to_string(*params.end_ms));
-  if (params.sort_direction) query.emplace_back("sortDirection", *params.sort_direction);
-  return call("GET", app_path() + "/devices/" + url_encode(device_id) + "/command", std::move(query), nullptr);
+  return send(endpoints::command_history(device_id, params));
 }
 
 ApiResult LosantClient::get_job_log(const std::string& job_log_id)
 {
-  return call("GET", app_path() + "/jobLogs/" + url_encode(job_log_id), {}, nullptr);
+  return send(endpoints::job_log(job_log_id));
 }
 
 ApiResult LosantClient::list_job_logs(const JobLogListParams& params)
 {
-  QueryParams query = {{"page", std::to_string(params.page)}, {"perPage", std::to_string(params.per_page)}};
-  if (params.sort_direction) query.emplace_back("sortDirection", *params.sort_direction);
-  if (params.status) query.emplace_back("status", *params.status);
-  return call("GET", app_path() + "/jobLogs", std::move(query), nullptr);
+  return send(endpoints::list_job_logs(params));
 }
 
 } // namespace fleetrun::api

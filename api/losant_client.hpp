@@ -5,6 +5,7 @@
 // sleeps: only the scheduler decides that. One client per worker thread.
 
 #include "api/api_error.hpp"
+#include "api/endpoints.hpp"
 #include "api/http_transport.hpp"
 #include "api/request_encoding.hpp"
 #include "api/secrets.hpp"
@@ -27,44 +28,11 @@ struct ApiResponse {
 
 using ApiResult = std::expected<ApiResponse, ApiError>;
 
-// Parameters of `GET /devices`; unset ones are not sent.
-struct DeviceListParams {
-  std::optional<std::string> sort_field;     // name, id, creationDate, lastUpdated
-  std::optional<std::string> sort_direction; // asc, desc
-  int page = 0;
-  int per_page = 1000;
-  std::optional<std::string> filter_field;
-  std::optional<std::string> filter;
-  std::vector<std::string> device_class;
-  std::vector<std::pair<std::string, std::string>> tag_filter; // empty key or value: omitted
-  std::optional<std::string> parent_id;
-  std::optional<std::string> query_json; // advanced query as JSON text
-  bool exclude_connection_info = false;
-  bool query_deleted = false;
-};
-
-struct CommandHistoryParams {
-  std::optional<int> limit;
-  std::optional<std::int64_t> start_ms;
-  std::optional<std::int64_t> end_ms;
-  std::optional<std::string> sort_direction;
-};
-
-struct JobLogListParams {
-  int page = 0;
-  int per_page = 100;
-  std::optional<std::string> sort_direction;
-  std::optional<std::string> status;
-};
-
 struct ClientOptions {
   std::string application_id;
   Secret token;
   std::string accept_version = "^1.29.3";
 };
-
-// The parameters exactly as the official clients send them; exposed for tests.
-QueryParams device_list_query(const DeviceListParams& params);
 
 class LosantClient {
 public:
@@ -84,17 +52,13 @@ public:
   ApiResult get_job_log(const std::string& job_log_id);
   ApiResult list_job_logs(const JobLogListParams& params);
 
-  // Any call under /applications/{applicationId}: `path` like "/devices/delete",
-  // `body` already JSON text. The coordinator replays stored requests with it.
-  ApiResult request(const std::string& method, const std::string& path, QueryParams params,
-                    const std::optional<std::string>& body);
+  // Any call under /applications/{applicationId} (api/endpoints.hpp builds
+  // them): how workers send batches and follow-up requests.
+  ApiResult send(const RequestSpec& request);
 
   const std::string& application_id() const { return m_options.application_id; }
 
 private:
-  ApiResult call(const std::string& method, const std::string& path, QueryParams params, const nlohmann::json* body);
-  ApiResult send(const std::string& method, const std::string& path, QueryParams params,
-                 const std::optional<std::string>& body);
   std::string app_path() const;
 
   HttpTransport& m_transport;

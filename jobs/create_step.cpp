@@ -21,7 +21,7 @@ public:
     auto& tags = device["tags"];
     if (!tags.is_array()) tags = nlohmann::json::array();
     if (tags.size() < 100) tags.push_back({{"key", k_marker_tag}, {"value", context.run_id}});
-    return {"POST", "/devices", device.dump()};
+    return api::endpoints::create_device(device.dump());
   }
   nlohmann::json outcome(const nlohmann::json& body, std::size_t) const override
   {
@@ -46,7 +46,7 @@ namespace fleetrun::jobs {
 
 std::unique_ptr<StepKind> make_step_kind(const plans::Step& step)
 {
-  auto params = nlohmann::json::parse(step.params_json);
+  nlohmann::json params = step.params();
   switch (step.action) {
   case plans::ActionKind::delete_devices: return detail::make_delete_step(std::move(params));
   case plans::ActionKind::restore: return detail::make_restore_step(std::move(params));

@@ -10,7 +10,9 @@ namespace {
 class ExportStep final : public PinnedQueryStep {
 public:
   ExportStep(nlohmann::json params, bool resend_unknown)
-      : PinnedQueryStep(std::move(params), "/devices/export", resend_unknown ? OnUnknown::resend : OnUnknown::report)
+      : PinnedQueryStep(
+            std::move(params), [](std::string body) { return api::endpoints::export_devices(std::move(body)); },
+            resend_unknown ? OnUnknown::resend : OnUnknown::report)
   {
   }
   nlohmann::json outcome(const nlohmann::json& body, std::size_t items) const override

@@ -20,7 +20,7 @@ public:
   {
     json body = m_params;
     body["deviceIds"] = ids;
-    return {"PATCH", "/devices", body.dump()};
+    return api::endpoints::patch_devices(body.dump());
   }
   OnUnknown on_unknown() const override { return OnUnknown::resend; }
 

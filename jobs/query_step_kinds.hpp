@@ -20,8 +20,9 @@ std::unique_ptr<StepKind> make_create_step(nlohmann::json params);
 // it (up to 10,000 a request), next to the step's own Losant fields.
 class PinnedQueryStep : public StepKind {
 public:
-  PinnedQueryStep(nlohmann::json params, const char* path, OnUnknown on_unknown)
-      : m_params(std::move(params)), m_path(path), m_on_unknown(on_unknown)
+  using Endpoint = api::RequestSpec (*)(std::string body);
+  PinnedQueryStep(nlohmann::json params, Endpoint endpoint, OnUnknown on_unknown)
+      : m_params(std::move(params)), m_endpoint(endpoint), m_on_unknown(on_unknown)
   {
   }
   int max_batch_size() const override { return k_max_pinned_ids; }
@@ -29,13 +30,13 @@ public:
   {
     nlohmann::json body = m_params;
     body["query"] = pinned_query(ids);
-    return {"POST", m_path, body.dump()};
+    return m_endpoint(body.dump());
   }
   OnUnknown on_unknown() const override { return m_on_unknown; }
 
 private:
   nlohmann::json m_params;
-  const char* m_path;
+  Endpoint m_endpoint;
   OnUnknown m_on_unknown;
 };
 

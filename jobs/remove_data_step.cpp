@@ -7,7 +7,9 @@ namespace fleetrun::jobs::detail {
 
 std::unique_ptr<StepKind> make_remove_data_step(nlohmann::json params)
 {
-  return std::make_unique<PinnedQueryStep>(std::move(params), "/devices/removeData", OnUnknown::resend);
+  return std::make_unique<PinnedQueryStep>(
+      std::move(params), [](std::string body) { return api::endpoints::remove_data(std::move(body)); },
+      OnUnknown::resend);
 }
 
 } // namespace fleetrun::jobs::detail

@@ -6,7 +6,9 @@ namespace fleetrun::jobs::detail {
 
 std::unique_ptr<StepKind> make_restore_step(nlohmann::json params)
 {
-  return std::make_unique<PinnedQueryStep>(std::move(params), "/devices/restore", OnUnknown::resend);
+  return std::make_unique<PinnedQueryStep>(
+      std::move(params), [](std::string body) { return api::endpoints::restore_devices(std::move(body)); },
+      OnUnknown::resend);
 }
 
 } // namespace fleetrun::jobs::detail

@@ -19,7 +19,7 @@ public:
     nlohmann::json body = m_params;
     body["time"] = context.command_time_ms;
     body["deviceIds"] = ids;
-    return {"POST", "/devices/command", body.dump()};
+    return api::endpoints::send_command(body.dump());
   }
   nlohmann::json outcome(const nlohmann::json& body, std::size_t items) const override
   {

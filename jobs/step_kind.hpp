@@ -5,6 +5,7 @@
 // delete_step.cpp, patch_step.cpp, remove_data_step.cpp, send_command_step.cpp,
 // export_step.cpp, create_step.cpp, restore_step.cpp.
 
+#include "api/endpoints.hpp"
 #include "plans/plan.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -16,12 +17,9 @@
 
 namespace fleetrun::jobs {
 
-// One request, its path relative to /applications/{applicationId}.
-struct Request {
-  std::string method;
-  std::string path;
-  std::string body;
-};
+// One batch's request, built with api/endpoints.hpp; batches carry no query
+// parameters, so method, path and body are all the state file keeps.
+using Request = api::RequestSpec;
 
 // What resume does with a batch whose outcome is unknown (crash while
 // sending, connection lost after the request left). See docs/STATE.md.

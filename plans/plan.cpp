@@ -1,5 +1,7 @@
 #include "plans/plan.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
@@ -21,6 +23,18 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 7> k_actions = {{
 }};
 
 } // namespace
+
+const nlohmann::json& Step::params() const
+{
+  static const nlohmann::json k_empty = nlohmann::json::object();
+  return m_params ? *m_params : k_empty;
+}
+
+void Step::set_params(const nlohmann::json& params)
+{
+  params_json = params.dump();
+  m_params = std::make_shared<const nlohmann::json>(params);
+}
 
 std::string_view action_name(ActionKind kind)
 {

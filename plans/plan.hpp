@@ -4,7 +4,10 @@
 // payload, device documents) are kept as JSON text, exactly as the plan wrote
 // them after ${VAR} interpolation; jobs/ turns them into request bodies.
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +66,13 @@ struct Step {
   std::optional<int> job_timeout_seconds;         // overrides the plan's options
   std::string description;
   Location location;
+
+  // The action's Losant fields, parsed once (set_params keeps text and tree together).
+  const nlohmann::json& params() const;
+  void set_params(const nlohmann::json& params);
+
+private:
+  std::shared_ptr<const nlohmann::json> m_params;
 };
 
 enum class OnDrift { abort, use_snapshot };

@@ -311,7 +311,7 @@ private:
         for (const auto& [key, value] : spec.items()) {
           if (std::find(k_plan_keys.begin(), k_plan_keys.end(), key) == k_plan_keys.end()) params[key] = value;
         }
-        step.params_json = params.dump();
+        step.set_params(params);
         plan.steps.push_back(std::move(step));
       }
     }

@@ -1,5 +1,8 @@
 #include "runner/commands.hpp"
+#include "runner/errors.hpp"
 #include "runner/exit_codes.hpp"
+
+#include "state/state_store.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,17 +15,33 @@ namespace fleetrun::runner {
 
 namespace {
 
-void add_connection_options(CLI::App& command, ConnectionOptions& options)
+// An option whose absence is kept as such (settings.cpp merges it with the
+// environment, the plan and the defaults); `fallback` is what --help shows.
+template <class T>
+CLI::Option* add_optional(CLI::App& command, const std::string& name, std::optional<T>& target,
+                          const std::string& description, const std::string& fallback = {})
 {
-  command.add_option("--api-url", options.api_url, "API base URL [env LOSANT_API_URL, default https://api.losant.com]");
-  command.add_option("--application", options.application_id, "application id [env LOSANT_APPLICATION_ID]");
-  command.add_option("--token-env", options.token_env, "environment variable holding the API token")
-      ->capture_default_str();
-  command.add_option("--token-file", options.token_file, "read the API token from this file instead");
-  command.add_option("--ca-file", options.ca_file, "extra trusted CA certificates (PEM) for HTTPS");
+  auto* option = command.add_option_function<T>(
+      name, [&target](const T& value) { target = value; }, description);
+  if (!fallback.empty()) option->default_str(fallback);
+  return option;
+}
+
+void add_connection_options(CLI::App& command, ConnectionFlags& options)
+{
+  add_optional(command, "--api-url", options.api_url, "API base URL [env LOSANT_API_URL, then the plan's target]",
+               k_default_api_url);
+  add_optional(command, "--application", options.application_id,
+               "application id [env LOSANT_APPLICATION_ID, then the plan's target]");
+  add_optional(command, "--token-env", options.token_env,
+               "environment variable holding the API token [the plan's target.token_env]", k_default_token_env);
+  add_optional(command, "--token-file", options.token_file, "read the API token from this file instead");
+  add_optional(command, "--ca-file", options.ca_file, "extra trusted CA certificates (PEM) for HTTPS");
   command.add_flag("--insecure", options.insecure, "do not verify TLS certificates (dangerous; warns)");
-  command.add_option("--connect-timeout-ms", options.connect_timeout_ms, "connect timeout")->capture_default_str();
-  command.add_option("--read-timeout-ms", options.read_timeout_ms, "read timeout")->capture_default_str();
+  add_optional(command, "--connect-timeout-ms", options.connect_timeout_ms, "connect timeout",
+               std::to_string(k_default_connect_timeout_ms));
+  add_optional(command, "--read-timeout-ms", options.read_timeout_ms, "read timeout",
+               std::to_string(k_default_read_timeout_ms));
 }
 
 void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
@@ -63,7 +82,7 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->callback([&selected] { selected = 1; });
 }
 
-void add_devices_command(CLI::App& app, ConnectionOptions& c, DevicesOptions& o, int& selected)
+void add_devices_command(CLI::App& app, ConnectionFlags& c, DevicesOptions& o, int& selected)
 {
   auto* cmd = app.add_subcommand("devices", "List the devices a query matches (GET requests only)");
   add_connection_options(*cmd, c);
@@ -93,21 +112,27 @@ void add_validate_command(CLI::App& app, ValidateOptions& o, int& selected)
 
 void add_execution_options(CLI::App& command, ExecutionFlags& o)
 {
-  command.add_option("--concurrency", o.concurrency, "requests in flight at most")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  command.add_option("--rate", o.rate, "requests per second; 0: unlimited until the API throttles")
-      ->capture_default_str();
-  command.add_option("--burst", o.burst, "rate-limit burst (default: the rate)");
-  command.add_option("--retry-budget", o.retry_budget, "retries allowed in this invocation, all batches together")
-      ->capture_default_str();
-  command.add_option("--max-attempts", o.max_attempts, "attempts per batch before it fails")->capture_default_str();
-  command.add_option("--max-failure-percent", o.max_failure_percent, "abort when more of a step's devices fail")
-      ->capture_default_str();
+  add_optional(command, "--concurrency", o.concurrency, "requests in flight at most [plan: options.concurrency]",
+               std::to_string(k_default_concurrency))
+      ->check(CLI::Range(1, k_max_concurrency));
+  add_optional(command, "--rate", o.rate,
+               "requests per second; 0: unlimited until the API throttles [plan: options.rate]", "0")
+      ->check(CLI::NonNegativeNumber);
+  add_optional(command, "--burst", o.burst, "rate-limit burst [plan: options.burst]", "the rate")
+      ->check(CLI::NonNegativeNumber);
+  add_optional(command, "--retry-budget", o.retry_budget, "retries allowed in this invocation, all batches together",
+               std::to_string(k_default_retry_budget))
+      ->check(CLI::NonNegativeNumber);
+  add_optional(command, "--max-attempts", o.max_attempts, "failed requests per batch before it fails",
+               std::to_string(k_default_max_attempts))
+      ->check(CLI::PositiveNumber);
+  add_optional(command, "--max-failure-percent", o.max_failure_percent,
+               "abort when more of a step's devices fail [plan: options.max_failure_percent]", "10")
+      ->check(CLI::Range(0.0, 100.0));
   command.add_flag("--keep-going", o.keep_going, "run later steps even after a step had failures");
 }
 
-void add_run_commands(CLI::App& app, ConnectionOptions& c, PlanCommandOptions& plan, ApplyOptions& apply,
+void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& plan, ApplyOptions& apply,
                       ResumeOptions& resume, StatusOptions& status, int& selected)
 {
   const auto output = CLI::IsMember({"text", "json"});
@@ -115,14 +140,14 @@ void add_run_commands(CLI::App& app, ConnectionOptions& c, PlanCommandOptions& p
       app.add_subcommand("plan", "Dry-run: resolve the queries and show what apply would do (GET requests only)");
   add_connection_options(*plan_cmd, c);
   plan_cmd->add_option("plan", plan.plan, "plan file")->required()->check(CLI::ExistingFile);
-  plan_cmd->add_option("--state", plan.state, "state file [default: PLAN with .fleetrun.db]");
+  add_optional(*plan_cmd, "--state", plan.state, "state file [default: PLAN with .fleetrun.db]");
   plan_cmd->add_option("--output", plan.output, "text or json")->check(output)->capture_default_str();
   plan_cmd->callback([&selected] { selected = 5; });
 
   auto* apply_cmd = app.add_subcommand("apply", "Apply a plan: every batch recorded before and after its request");
   add_connection_options(*apply_cmd, c);
   apply_cmd->add_option("plan", apply.plan, "plan file")->required()->check(CLI::ExistingFile);
-  apply_cmd->add_option("--state", apply.state, "state file [default: PLAN with .fleetrun.db]");
+  add_optional(*apply_cmd, "--state", apply.state, "state file [default: PLAN with .fleetrun.db]");
   apply_cmd->add_flag("--yes,-y", apply.yes, "do not ask before changing devices");
   apply_cmd->add_option("--from-preview", apply.from_preview, "use exactly the devices of this saved preview run");
   apply_cmd->add_option("--output", apply.output, "text or json")->check(output)->capture_default_str();
@@ -132,20 +157,20 @@ void add_run_commands(CLI::App& app, ConnectionOptions& c, PlanCommandOptions& p
   auto* resume_cmd = app.add_subcommand("resume", "Continue an interrupted apply run where it stopped");
   add_connection_options(*resume_cmd, c);
   resume_cmd->add_option("plan", resume.plan, "plan file [default: the one the run recorded]");
-  resume_cmd->add_option("--state", resume.state, "state file [default: the only *.fleetrun.db here]");
+  add_optional(*resume_cmd, "--state", resume.state, "state file [default: the only *.fleetrun.db here]");
   resume_cmd->add_option("--run", resume.run, "run id [default: the newest apply run]");
   resume_cmd->add_option("--output", resume.output, "text or json")->check(output)->capture_default_str();
   add_execution_options(*resume_cmd, resume.execution);
   resume_cmd->callback([&selected] { selected = 7; });
 
   auto* status_cmd = app.add_subcommand("status", "Show a run's steps, batches and events (reads only; takes no lock)");
-  status_cmd->add_option("--state", status.state, "state file [default: the only *.fleetrun.db here]");
+  add_optional(*status_cmd, "--state", status.state, "state file [default: the only *.fleetrun.db here]");
   status_cmd->add_option("--run", status.run, "run id [default: the newest run]");
   status_cmd->add_option("--output", status.output, "text or json")->check(output)->capture_default_str();
   status_cmd->callback([&selected] { selected = 8; });
 
   auto* runs_cmd = app.add_subcommand("runs", "List the runs in a state file");
-  runs_cmd->add_option("--state", status.state, "state file [default: the only *.fleetrun.db here]");
+  add_optional(*runs_cmd, "--state", status.state, "state file [default: the only *.fleetrun.db here]");
   runs_cmd->add_option("--output", status.output, "text or json")->check(output)->capture_default_str();
   runs_cmd->callback([&selected] { selected = 9; });
 }
@@ -164,7 +189,7 @@ int run_cli(int argc, char** argv)
       ->capture_default_str();
 
   int selected = 0;
-  ConnectionOptions connection;
+  ConnectionFlags connection;
   SandboxOptions sandbox;
   DevicesOptions devices;
   add_sandbox_command(app, sandbox, selected);
@@ -203,9 +228,22 @@ int run_cli(int argc, char** argv)
     case 9: return run_runs(status);
     default: break;
     }
-  } catch (const std::exception& error) {
+  } catch (const UsageError& error) {
+    spdlog::error("{}", error.what());
+    return k_exit_usage;
+  } catch (const GuardRefusal& error) {
+    spdlog::error("{}", error.what());
+    return k_exit_guard;
+  } catch (const state::StateFailure& error) {
+    spdlog::error("{}", error.what());
+    return k_exit_state;
+  } catch (const ApiUnusable& error) {
     spdlog::error("{}", error.what());
     return k_exit_api;
+  } catch (const std::exception& error) {
+    spdlog::critical("internal error (a bug in fleetrun; the state file is consistent, resume continues): {}",
+                     error.what());
+    return k_exit_internal;
   }
   return k_exit_usage;
 }

@@ -1,7 +1,7 @@
 #include "runner/commands.hpp"
 #include "runner/connection.hpp"
 #include "runner/exit_codes.hpp"
-#include "runner/session.hpp"
+#include "runner/settings.hpp"
 
 #include "losant/schemas.hpp"
 
@@ -29,7 +29,7 @@ std::string tag_text(const json& device)
 
 } // namespace
 
-int run_devices(const ConnectionOptions& connection_options, const DevicesOptions& options)
+int run_devices(const ConnectionFlags& connection_options, const DevicesOptions& options)
 {
   api::DeviceListParams params;
   params.sort_field = options.sort_field;
@@ -72,7 +72,7 @@ int run_devices(const ConnectionOptions& connection_options, const DevicesOption
     params.query_json = query.dump();
   }
 
-  auto connection = ApiConnection::open(effective_connection(connection_options, nullptr));
+  auto connection = ApiConnection::open(resolve_connection(connection_options, plans::process_environment(), nullptr));
   if (!connection) {
     spdlog::error("{}", connection.error());
     return k_exit_usage;

@@ -2,24 +2,14 @@
 // The subcommands' options and entry points. cli.cpp registers the options
 // with CLI11 (the only file that includes it); each cmd_*.cpp does the work.
 
+#include "runner/settings.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace fleetrun::runner {
-
-// Where the API is and how to reach it; shared by every command that calls it.
-struct ConnectionOptions {
-  std::string api_url;        // --api-url, LOSANT_API_URL, default https://api.losant.com
-  std::string application_id; // --application, LOSANT_APPLICATION_ID
-  std::string token_env;      // empty: the plan's target.token_env, else LOSANT_API_TOKEN
-  std::string token_file;
-  std::string ca_file;
-  bool insecure = false;
-  int connect_timeout_ms = 10'000;
-  int read_timeout_ms = 60'000;
-};
 
 struct SandboxOptions {
   std::string host = "127.0.0.1";
@@ -66,27 +56,15 @@ struct DevicesOptions {
   std::string output = "text";
 };
 
-// How apply and resume run: the coordinator's knobs.
-// Unset (negative) values fall back to the plan's options, then the defaults.
-struct ExecutionFlags {
-  int concurrency = -1; // default 4
-  double rate = -1;     // default 0: unlimited until throttled
-  double burst = -1;    // default: the rate
-  int retry_budget = 500;
-  int max_attempts = 8;
-  bool keep_going = false;
-  double max_failure_percent = -1; // default 10
-};
-
 struct PlanCommandOptions {
   std::string plan;
-  std::string state;
+  std::optional<std::string> state;
   std::string output = "text";
 };
 
 struct ApplyOptions {
   std::string plan;
-  std::string state;
+  std::optional<std::string> state;
   bool yes = false;
   std::string from_preview;
   std::string output = "text";
@@ -95,14 +73,14 @@ struct ApplyOptions {
 
 struct ResumeOptions {
   std::string plan; // default: the path the run recorded
-  std::string state;
+  std::optional<std::string> state;
   std::string run;
   std::string output = "text";
   ExecutionFlags execution;
 };
 
 struct StatusOptions {
-  std::string state;
+  std::optional<std::string> state;
   std::string run;
   std::string output = "text";
 };
@@ -113,13 +91,13 @@ struct ValidateOptions {
 
 int run_sandbox(const SandboxOptions& options);
 int run_validate(const ValidateOptions& options);
-int run_plan(const ConnectionOptions& connection, const PlanCommandOptions& options);
-int run_apply(const ConnectionOptions& connection, const ApplyOptions& options);
-int run_resume(const ConnectionOptions& connection, const ResumeOptions& options);
+int run_plan(const ConnectionFlags& connection, const PlanCommandOptions& options);
+int run_apply(const ConnectionFlags& connection, const ApplyOptions& options);
+int run_resume(const ConnectionFlags& connection, const ResumeOptions& options);
 int run_status(const StatusOptions& options);
 int run_runs(const StatusOptions& options);
 int run_plan_schema();
-int run_devices(const ConnectionOptions& connection, const DevicesOptions& options);
+int run_devices(const ConnectionFlags& connection, const DevicesOptions& options);
 
 // Entry point of the executable: parses arguments, runs a command, maps
 // exceptions to exit codes. Catches everything.

@@ -8,30 +8,31 @@ namespace fleetrun::runner {
 
 namespace {
 
-api::TransportOptions transport_options(const ConnectionOptions& options)
+api::TransportOptions transport_options(const ConnectionSettings& options)
 {
   api::TransportOptions transport;
   transport.base_url = options.api_url;
   transport.ca_file = options.ca_file;
   transport.insecure = options.insecure;
-  transport.connect_timeout = std::chrono::milliseconds(options.connect_timeout_ms);
-  transport.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+  transport.connect_timeout = options.connect_timeout;
+  transport.read_timeout = options.read_timeout;
   return transport;
 }
 
 } // namespace
 
-ApiConnection::ApiConnection(ConnectionOptions options, std::unique_ptr<api::HttpTransport> transport,
+ApiConnection::ApiConnection(ConnectionSettings options, std::unique_ptr<api::HttpTransport> transport,
                              api::ClientOptions client_options)
     : m_options(std::move(options)), m_transport(std::move(transport)), m_client(*m_transport, client_options),
       m_client_options(std::move(client_options))
 {
 }
 
-std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(const ConnectionOptions& options)
+std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(const ConnectionSettings& options)
 {
   if (options.application_id.empty()) {
-    return std::unexpected("no application id: pass --application ID or set LOSANT_APPLICATION_ID");
+    return std::unexpected("no application id: pass --application ID, set LOSANT_APPLICATION_ID or the plan's "
+                           "target.application_id");
   }
   if (!losant::is_object_id(options.application_id)) {
     return std::unexpected("application id \"" + options.application_id + "\" is not a 24-character hexadecimal id");

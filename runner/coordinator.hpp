@@ -1,44 +1,52 @@
 #pragma once
-// The coordinator: the one loop that owns an apply run. Reading it top to
-// bottom explains the resume protocol (docs/STATE.md):
+// The coordinator: the only writer of a run's state file, from the run's
+// first row to its last event, and the one loop that executes its steps.
 //
-//   for each step, in order:
-//     plan its batches once (one transaction), or load them when resuming;
-//     sort every batch by its recorded state: planned / retry_wait -> ready,
-//       enqueued -> poll its job, sending / unknown -> what the step kind says
-//       (re-send, reconcile, or report), done / failed -> nothing;
-//     loop: fill free worker slots from the ready queue as the rate limit
-//       allows, committing each batch's intent before its request leaves;
-//       wait for one completion; commit its outcome; schedule what follows
-//       (retry after a backoff, poll a job, reconcile, or nothing);
-//     the step ends when every batch is final.
+// A run's life, each line one method below:
+//   begin / take_over   the run's row, its lock, "started" or "resumed"
+//   resolve             device lists, page by page (GET requests only)
+//   refuse              a guard, drift or the operator said no: nothing changed
+//   record_preview      a dry-run's facts
+//   record_steps        the steps of an apply, pending
+//   execute             the steps, in order (below)
+//   finish              the outcome, the counters, the lock released
 //
-// Only this loop writes the state file. Workers only send requests.
+// execute(), for each step:
+//   plan its batches once (one transaction), or load them when resuming;
+//   give each batch a BatchMachine (batch_machine.hpp), which says from the
+//     recorded state what to do (the resume table of docs/STATE.md);
+//   loop: send what is due while slots and the rate limit allow, committing
+//     each batch's intent before its request leaves; wait for one answer;
+//     hand it to the batch's machine and carry out what it says (write the
+//     progress, record events, schedule follow-ups); stop early on a signal,
+//     the failure budget or a halt;
+//   the step ends when every batch is final or nothing more can be done now.
 
-#include "runner/backoff.hpp"
-#include "runner/connection.hpp"
+#include "runner/batch_machine.hpp"
+#include "runner/clock.hpp"
 #include "runner/rate_limiter.hpp"
+#include "runner/request_sender.hpp"
+#include "runner/resolution.hpp"
 #include "runner/run_counters.hpp"
+#include "runner/settings.hpp"
 
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <atomic>
-#include <chrono>
+#include <expected>
 #include <string>
 
 namespace fleetrun::runner {
 
-struct ExecutionOptions {
-  int concurrency = 4; // requests in flight at most
-  double rate = 0;     // requests/second; 0: unlimited until throttled
-  double burst = 0;    // 0: same as rate
-  BackoffPolicy backoff;
-  int retry_budget = 500;                           // retries per invocation, all batches together
-  bool keep_going = false;                          // run later steps after a step with failures
-  double max_failure_percent = 10;                  // of a step's devices; above it the run is aborted
-  std::chrono::milliseconds drain_deadline{30'000}; // after a stop signal, wait this long for requests in flight
-  std::chrono::milliseconds job_poll_max{5'000};
+// What a run needs from the outside world; the coordinator owns none of it.
+struct RunServices {
+  RequestSender& sender;
+  RateLimiter& limiter;
+  const Clock& clock;
+  const std::atomic<bool>& stop_requested;
 };
 
 enum class RunOutcome { completed, failed, interrupted, auth_failed, state_mismatch };
@@ -46,14 +54,67 @@ enum class RunOutcome { completed, failed, interrupted, auth_failed, state_misma
 struct RunResult {
   RunOutcome outcome = RunOutcome::completed;
   std::string message;
-  RunCounters counters;
 };
 
-// Runs (or resumes) the apply run `run_id` of `store` to its end, a failure
-// that stops it, or a stop request. `connection` is cloned per worker.
-// `before`: what the requests of this invocation met before it (resolution).
-RunResult execute_run(state::StateStore& store, const plans::Plan& plan, const std::string& run_id,
-                      const ApiConnection& connection, const ExecutionOptions& options,
-                      const std::atomic<bool>& stop_requested, RateLimiter& limiter, const RunCounters& before = {});
+// Where a new run comes from, for its row.
+struct RunOrigin {
+  std::string plan_path; // absolute
+  std::string api_url;
+  std::string application_id;
+  std::string preview_run_id; // apply --from-preview
+};
+
+class Coordinator final : public DeviceListSink {
+public:
+  Coordinator(state::StateStore& store, const plans::Plan& plan, RunServices services, ExecutionSettings settings);
+
+  // A new run of the plan: its row, and for an apply its lock (the error
+  // names the holder when the lock is taken).
+  state::RunRecord begin(state::RunKind kind, const RunOrigin& origin);
+  // An existing apply run continued by this process: its lock, status running.
+  std::expected<void, state::LockHolder> take_over(const std::string& run_id);
+
+  // Resolves every query some step uses into the run's device lists (GET only).
+  std::expected<void, api::ApiError> resolve(const std::string& run_id, PatchTallies* tallies);
+  // One GET through the rate limit, transient failures retried with backoff.
+  api::ApiResult get(api::RequestSpec request);
+
+  void note(const std::string& run_id, const std::string& kind, const std::string& message);
+  // The run ends before any change: status refused, event, lock released.
+  void refuse(const std::string& run_id, const std::string& message);
+  // A dry-run's outcome: its facts, previewed or refused by a guard.
+  void record_preview(const std::string& run_id, const nlohmann::json& facts, bool guards_ok);
+  // The steps of an apply, pending, each reading the device lists of `snapshot_run`.
+  void record_steps(const std::string& run_id, const std::string& snapshot_run);
+
+  // Runs (or resumes) the apply run's steps to their end, a failure that
+  // stops them, or a stop request.
+  RunResult execute(const std::string& run_id);
+  // Records the outcome and the counters and releases the lock.
+  void finish(const std::string& run_id, const RunResult& result);
+
+  const RunCounters& counters() const { return m_allowance.counters; }
+
+  // DeviceListSink: resolution's pages, written as they come.
+  void begin_list(const std::string& run_id, const plans::QuerySpec& query) override;
+  void append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page) override;
+  void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total) override;
+
+private:
+  class StepLoop;
+  Moment moment() const;
+  void count_answer(const api::ApiResult& result);
+  void heartbeat(const std::string& run_id);
+  void sleep_for(SteadyTime::duration duration);
+
+  state::StateStore& m_store;
+  const plans::Plan& m_plan;
+  RunServices m_services;
+  ExecutionSettings m_settings;
+  RunAllowance m_allowance;
+  int m_pages_since_sync = 0;
+  double m_saved_rate = -1;
+  std::unique_ptr<state::RelaxedDurability> m_relaxed;
+};
 
 } // namespace fleetrun::runner

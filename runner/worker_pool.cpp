@@ -2,24 +2,25 @@
 
 namespace fleetrun::runner {
 
-WorkerPool::WorkerPool(const ApiConnection& prototype, int workers) : m_shared(std::make_shared<Shared>())
+WorkerPool::WorkerPool(const ApiConnection& prototype, int workers)
+    : m_shared(std::make_shared<Shared>()), m_capacity(std::max(1, workers))
 {
-  for (int i = 0; i < workers; ++i) {
+  for (int i = 0; i < m_capacity; ++i) {
     // Each worker owns its connection (keep-alive session) for its lifetime.
     std::shared_ptr<ApiConnection> connection = prototype.clone();
     m_threads.emplace_back([shared = m_shared, connection] {
       std::unique_lock lock(shared->mutex);
       while (true) {
-        shared->work_ready.wait(lock, [&] { return shared->stopping || !shared->tasks.empty(); });
+        shared->work_ready.wait(lock, [&] { return shared->stopping || !shared->jobs.empty(); });
         if (shared->stopping) return;
-        Task task = std::move(shared->tasks.front());
-        shared->tasks.pop_front();
-        ++shared->busy_workers;
+        Job job = std::move(shared->jobs.front());
+        shared->jobs.pop_front();
+        ++shared->busy;
         lock.unlock();
-        api::ApiResult result = connection->client().request(task.method, task.path, task.params, task.body);
+        api::ApiResult result = connection->client().send(job.request);
         lock.lock();
-        --shared->busy_workers;
-        shared->done.push_back({std::move(task), std::move(result)});
+        --shared->busy;
+        shared->done.push_back({job.ticket, std::move(result)});
         shared->done_ready.notify_all();
       }
     });
@@ -31,50 +32,46 @@ WorkerPool::~WorkerPool()
   stop(std::chrono::milliseconds(0));
 }
 
-bool WorkerPool::stop(std::chrono::milliseconds drain)
+void WorkerPool::stop(std::chrono::milliseconds drain)
 {
+  bool idle = false;
   {
     std::unique_lock lock(m_shared->mutex);
-    m_shared->done_ready.wait_for(lock, drain, [&] { return m_shared->busy_workers == 0; });
+    m_shared->jobs.clear();
+    m_shared->done_ready.wait_for(lock, drain, [&] { return m_shared->busy == 0; });
     m_shared->stopping = true;
-    m_shared->tasks.clear();
+    idle = m_shared->busy == 0;
   }
   m_shared->work_ready.notify_all();
-  bool all_joined = true;
-  std::unique_lock lock(m_shared->mutex);
-  const bool idle = m_shared->busy_workers == 0;
-  lock.unlock();
   for (auto& thread : m_threads) {
     if (!thread.joinable()) continue;
     if (idle) {
       thread.join();
     } else {
       thread.detach(); // still inside a request; it owns what it uses
-      all_joined = false;
     }
   }
   m_threads.clear();
-  return all_joined;
 }
 
-void WorkerPool::submit(Task task)
+void WorkerPool::submit(Ticket ticket, api::RequestSpec request)
 {
   {
     std::lock_guard lock(m_shared->mutex);
-    m_shared->tasks.push_back(std::move(task));
+    m_shared->jobs.push_back({ticket, std::move(request)});
     ++m_shared->in_flight;
   }
   m_shared->work_ready.notify_one();
 }
 
-std::optional<Completion> WorkerPool::next(std::chrono::steady_clock::time_point until)
+std::optional<Answer> WorkerPool::wait(SteadyTime until)
 {
   std::unique_lock lock(m_shared->mutex);
   if (!m_shared->done_ready.wait_until(lock, until, [&] { return !m_shared->done.empty(); })) return std::nullopt;
-  Completion completion = std::move(m_shared->done.front());
+  Answer answer = std::move(m_shared->done.front());
   m_shared->done.pop_front();
   --m_shared->in_flight;
-  return completion;
+  return answer;
 }
 
 int WorkerPool::in_flight() const

@@ -1,67 +1,54 @@
 #pragma once
-// A bounded pool of workers, each with its own API connection, that send the
-// requests the coordinator hands them and hand back the answers. Workers
-// never touch the state file.
+// The HTTP implementation of the request port: a bounded pool of worker
+// threads, each with its own API connection (a kept-alive session), that send
+// the requests they are handed and queue the answers. Workers never touch the
+// state file.
 
 #include "runner/connection.hpp"
+#include "runner/request_sender.hpp"
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 
 namespace fleetrun::runner {
 
-struct Task {
-  enum class Kind { send, poll_job, list_jobs, history, lookup_created };
-  Kind kind = Kind::send;
-  int batch = 0;
-  int page = 0;          // list_jobs: which page of job logs
-  std::string device_id; // history: whose command history
-  std::string method;
-  std::string path; // under /applications/{applicationId}
-  api::QueryParams params;
-  std::optional<std::string> body;
-};
-
-struct Completion {
-  Task task;
-  api::ApiResult result;
-};
-
-class WorkerPool {
+class WorkerPool final : public RequestSender {
 public:
+  // `workers` connections like `prototype`, opened as the workers start.
   WorkerPool(const ApiConnection& prototype, int workers);
-  // Waits for the workers; any still inside a request past `drain` are left
-  // to finish on their own (they share nothing with what is destroyed).
-  ~WorkerPool();
+  ~WorkerPool() override;
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void submit(Task task);
-  // The next completion, or nullopt when `until` passes first.
-  std::optional<Completion> next(std::chrono::steady_clock::time_point until);
-  int in_flight() const;
-  // Stops taking tasks; returns true when every worker finished within `drain`.
-  bool stop(std::chrono::milliseconds drain);
+  void submit(Ticket ticket, api::RequestSpec request) override;
+  std::optional<Answer> wait(SteadyTime until) override;
+  int in_flight() const override;
+  int capacity() const override { return m_capacity; }
+  void stop(std::chrono::milliseconds drain) override;
 
 private:
+  struct Job {
+    Ticket ticket;
+    api::RequestSpec request;
+  };
+  // Shared with the threads, which may outlive the pool when abandoned.
   struct Shared {
     std::mutex mutex;
     std::condition_variable work_ready;
     std::condition_variable done_ready;
-    std::deque<Task> tasks;
-    std::deque<Completion> done;
+    std::deque<Job> jobs;
+    std::deque<Answer> done;
     int in_flight = 0;
-    int busy_workers = 0;
+    int busy = 0;
     bool stopping = false;
   };
   std::shared_ptr<Shared> m_shared;
   std::vector<std::thread> m_threads;
+  int m_capacity;
 };
 
 } // namespace fleetrun::runner

@@ -136,12 +136,19 @@ std::string process_start_of(std::int64_t pid)
   return {};
 }
 
+// "state file /x/p.fleetrun.db: database or disk is full".
+std::string describe_failure(sqlite3* db)
+{
+  const char* file = sqlite3_db_filename(db, "main");
+  return "state file " + std::string(file != nullptr ? file : "") + ": " + sqlite3_errmsg(db);
+}
+
 class Statement {
 public:
   Statement(sqlite3* db, const char* sql) : m_db(db)
   {
     if (sqlite3_prepare_v2(db, sql, -1, &m_statement, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("state file: ") + sqlite3_errmsg(db));
+      throw StateFailure(describe_failure(db));
     }
   }
   ~Statement() { sqlite3_finalize(m_statement); }
@@ -171,7 +178,7 @@ public:
     const int rc = sqlite3_step(m_statement);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("state file: ") + sqlite3_errmsg(m_db));
+    throw StateFailure(describe_failure(m_db));
   }
   void run()
   {
@@ -205,7 +212,7 @@ Enum parse_enum(const std::string& text, const std::array<std::pair<Enum, std::s
   for (const auto& [value, name] : table) {
     if (name == text) return value;
   }
-  throw std::runtime_error("state file: unknown value \"" + text + "\"");
+  throw StateFailure("state file: unknown value \"" + text + "\"");
 }
 
 template <class Enum, std::size_t N>
@@ -287,7 +294,7 @@ void StateStore::execute(const std::string& sql)
   if (sqlite3_exec(m_impl->db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
     const std::string message = error != nullptr ? error : "unknown error";
     sqlite3_free(error);
-    throw std::runtime_error("state file: " + message);
+    throw StateFailure("state file " + std::string(sqlite3_db_filename(m_impl->db, "main")) + ": " + message);
   }
 }
 
@@ -395,12 +402,21 @@ void RelaxedDurability::restore()
   m_store->execute("PRAGMA synchronous=FULL");
 }
 
-Transaction::Transaction(StateStore& store) : m_store(&store)
+// The outermost transaction is BEGIN IMMEDIATE ... COMMIT; one opened inside
+// it is a SAVEPOINT, so that rolling the inner one back undoes its writes
+// only, and the outer one decides about everything.
+Transaction::Transaction(StateStore& store) : m_store(&store), m_depth(++store.m_impl->transaction_depth)
 {
-  if (m_store->m_impl->transaction_depth++ == 0) m_store->execute("BEGIN IMMEDIATE");
+  try {
+    m_store->execute(m_depth == 1 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT t" + std::to_string(m_depth));
+  } catch (...) {
+    --m_store->m_impl->transaction_depth;
+    throw;
+  }
 }
 
-Transaction::Transaction(Transaction&& other) noexcept : m_store(other.m_store), m_done(other.m_done)
+Transaction::Transaction(Transaction&& other) noexcept
+    : m_store(other.m_store), m_depth(other.m_depth), m_done(other.m_done)
 {
   other.m_done = true;
 }
@@ -408,19 +424,26 @@ Transaction::Transaction(Transaction&& other) noexcept : m_store(other.m_store),
 Transaction::~Transaction()
 {
   if (m_done) return;
-  if (--m_store->m_impl->transaction_depth == 0) {
-    try {
+  --m_store->m_impl->transaction_depth;
+  try {
+    if (m_depth == 1) {
       m_store->execute("ROLLBACK");
-    } catch (const std::exception&) { // nothing more to do in a destructor
+    } else {
+      m_store->execute("ROLLBACK TO t" + std::to_string(m_depth) + "; RELEASE t" + std::to_string(m_depth));
     }
+  } catch (const std::exception&) { // nothing more to do in a destructor
   }
 }
 
 void Transaction::commit()
 {
   if (m_done) return;
+  if (m_store->m_impl->transaction_depth != m_depth) {
+    throw StateFailure("state file: a transaction was committed while an inner one was still open");
+  }
+  m_store->execute(m_depth == 1 ? std::string("COMMIT") : "RELEASE t" + std::to_string(m_depth));
   m_done = true;
-  if (--m_store->m_impl->transaction_depth == 0) m_store->execute("COMMIT");
+  --m_store->m_impl->transaction_depth;
 }
 
 std::string StateStore::new_run_id() const

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,13 @@ namespace fleetrun::state {
 
 inline constexpr int k_schema_version = 1;
 inline constexpr std::uint32_t k_application_id = 0x464C5254; // "FLRT", in the SQLite header
+
+// Thrown when the state file fails under a running command (disk full, I/O
+// error, a table missing): fleetrun stops with exit code 4.
+class StateFailure : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
 
 struct StateError {
   std::string message;
@@ -204,7 +212,9 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-// An all-or-nothing unit: rolls back unless commit() is called.
+// An all-or-nothing unit: rolls back unless commit() is called. Nested
+// transactions are savepoints: an inner one that is not committed undoes its
+// own writes only; nothing is durable until the outermost one commits.
 class Transaction {
 public:
   explicit Transaction(StateStore& store);
@@ -217,6 +227,7 @@ public:
 
 private:
   StateStore* m_store;
+  int m_depth;
   bool m_done = false;
 };
 

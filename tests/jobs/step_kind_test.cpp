@@ -14,7 +14,7 @@ plans::Step step(plans::ActionKind action, json params)
   s.id = "s";
   s.action = action;
   s.query = "q";
-  s.params_json = params.dump();
+  s.set_params(params);
   return s;
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("patch sends deviceIds with the plan's operations", "[step_kind]")
   const auto request = kind->build(ids(2), {});
   CHECK(request.method == "PATCH");
   CHECK(request.path == "/devices");
-  CHECK(json::parse(request.body) == json{{"deviceIds", ids(2)}, {"updateFields", {{"description", "x"}}}});
+  CHECK(json::parse(*request.body) == json{{"deviceIds", ids(2)}, {"updateFields", {{"description", "x"}}}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::resend);
   CHECK(kind->failed_count(json{{"updated", 3}, {"failed", 2}}) == 2);
 }
@@ -69,7 +69,7 @@ TEST_CASE("delete, restore, remove_data and export pin ids into the query", "[st
     const auto request = kind->build(ids(3), {});
     CHECK(request.method == "POST");
     CHECK(request.path == c.path);
-    CHECK(json::parse(request.body) == json{{"email", "ops@example.com"}, {"query", {{"id", {{"$in", ids(3)}}}}}});
+    CHECK(json::parse(*request.body) == json{{"email", "ops@example.com"}, {"query", {{"id", {{"$in", ids(3)}}}}}});
     CHECK(kind->on_unknown() == c.unknown);
   }
   plans::Step resend = step(plans::ActionKind::export_devices, json::object());
@@ -82,7 +82,7 @@ TEST_CASE("send_command carries the batch's deterministic time; delivery picks w
   plans::Step command = step(plans::ActionKind::send_command, {{"name", "reboot"}, {"payload", {{"a", 1}}}});
   const auto kind = jobs::make_step_kind(command);
   const auto request = kind->build(ids(1), {"r-1", 1'790'000'000'007});
-  CHECK(json::parse(request.body) ==
+  CHECK(json::parse(*request.body) ==
         json{{"name", "reboot"}, {"payload", {{"a", 1}}}, {"time", 1'790'000'000'007}, {"deviceIds", ids(1)}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::reconcile_commands);
   CHECK(kind->outcome(json{{"success", true}}, 7)["sent"] == 7);
@@ -101,7 +101,7 @@ TEST_CASE("create posts one device with the run's marker tag", "[step_kind]")
   CHECK(kind->max_batch_size() == 1);
   const auto request = kind->build({"1"}, {"r-7", 0});
   CHECK(request.path == "/devices");
-  CHECK(json::parse(request.body) ==
+  CHECK(json::parse(*request.body) ==
         json{{"name", "b"}, {"tags", {{{"key", "k"}, {"value", "v"}}, {{"key", "fleetrun_run"}, {"value", "r-7"}}}}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::reconcile_creates);
   CHECK(kind->outcome(json{{"id", "abc"}}, 1) == json{{"created", 1}, {"deviceId", "abc"}});

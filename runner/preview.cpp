@@ -1,0 +1,265 @@
+#include "runner/preview.hpp"
+
+#include "runner/text_format.hpp"
+
+#include "jobs/step_kind.hpp"
+#include "losant/time_format.hpp"
+
+#include <optional>
+#include <sstream>
+
+namespace fleetrun::runner {
+
+using nlohmann::json;
+
+namespace {
+
+std::int64_t requests_for(std::int64_t devices, int batch)
+{
+  return devices == 0 ? 0 : (devices + batch - 1) / batch;
+}
+
+json time_text(const json& value, const char* fallback)
+{
+  if (!value.is_number()) return fallback;
+  const auto ms = value.get<std::int64_t>();
+  if (ms == 0) return "now";
+  if (ms < 0) return std::to_string(-ms / 1000) + " s before now";
+  return losant::format_iso8601_ms(ms);
+}
+
+} // namespace
+void visit_step_devices(const state::StateStore& store, const std::string& snapshot_run, const plans::Step& step,
+                        bool with_changes, const DeviceVisitor& visit)
+{
+  const bool patch = with_changes && step.action == plans::ActionKind::patch;
+  const std::optional<PatchChangeReader> reader = patch ? std::optional(PatchChangeReader(step)) : std::nullopt;
+  json fields;
+  store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
+    if (!reader) {
+      visit(id, nullptr, {});
+      return;
+    }
+    const auto changes = reader->changes(id, document, "in the state file", fields);
+    visit(id, &fields, changes);
+  });
+}
+
+void write_preview_json(std::ostream& out, const json& facts, const state::StateStore& store, const plans::Plan& plan,
+                        const std::string& snapshot_run)
+{
+  // The facts as they are, each step followed by its device ids (and, for a
+  // patch, each device's changes) written as they are read from the state
+  // file: a million devices never sit in memory as one JSON value.
+  json head = facts;
+  head.erase("steps");
+  std::string text = head.dump();
+  text.pop_back();
+  out << text << (head.empty() ? "" : ",") << "\"steps\":[";
+  const json& steps = facts.at("steps");
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    text = steps[i].dump();
+    text.pop_back();
+    out << (i > 0 ? "," : "") << text;
+    const auto& step = plan.steps.at(i);
+    if (step.query.empty() || !jobs::make_step_kind(step)->uses_devices()) {
+      out << "}";
+      continue;
+    }
+    out << ",\"deviceIds\":[";
+    bool first = true;
+    visit_step_devices(store, snapshot_run, step, false,
+                       [&](const std::string& id, const json*, const std::vector<jobs::FieldChange>&) {
+                         out << (first ? "" : ",") << json(id).dump();
+                         first = false;
+                       });
+    out << "]";
+    if (step.action == plans::ActionKind::patch) {
+      out << ",\"deviceChanges\":[";
+      first = true;
+      visit_step_devices(
+          store, snapshot_run, step, true,
+          [&](const std::string& id, const json* document, const std::vector<jobs::FieldChange>& field_changes) {
+            json changes = json::array();
+            for (const auto& c : field_changes)
+              changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
+            out << (first ? "" : ",")
+                << json{{"id", id}, {"name", document->value("name", "")}, {"changes", std::move(changes)}}.dump();
+            first = false;
+          });
+      out << "]";
+    }
+    out << "}";
+  }
+  out << "]}\n";
+}
+
+json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
+                   const PatchTallies* tallies)
+{
+  json facts = {{"plan", plan.source_path}, {"planName", plan.name}, {"planHash", plan.text_hash}};
+  json queries = json::array();
+  for (const auto& spec : plan.queries) {
+    const auto record = store.query(snapshot_run, spec.name);
+    if (!record) continue;
+    json entry = {{"name", spec.name}, {"query", json::parse(spec.query_json)}, {"devices", record->total}};
+    if (spec.expect_min) entry["expect"]["min"] = *spec.expect_min;
+    if (spec.expect_max) entry["expect"]["max"] = *spec.expect_max;
+    if (spec.deleted) entry["deleted"] = true;
+    queries.push_back(std::move(entry));
+  }
+  facts["queries"] = std::move(queries);
+  json steps = json::array();
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto& step = plan.steps[i];
+    const auto kind = jobs::make_step_kind(step);
+    const json& params = step.params();
+    const int batch = step.batch_size.value_or(kind->max_batch_size());
+    json entry = {{"index", i + 1}, {"id", step.id}, {"action", std::string(plans::action_name(step.action))}};
+    std::int64_t devices = 0;
+    if (kind->uses_devices()) {
+      entry["query"] = step.query;
+      json sample = json::array();
+      store.for_each_device(
+          snapshot_run, step.query, true,
+          [&](const std::string& id, const std::string& document) {
+            sample.push_back(json::parse(document).value("name", id));
+          },
+          5);
+      const auto record = store.query(snapshot_run, step.query);
+      if (step.action == plans::ActionKind::patch) {
+        // patch: field -> (before, after) -> devices, counted during resolution or now.
+        PatchTally counted;
+        const PatchTally* tally = nullptr;
+        if (tallies != nullptr) {
+          if (auto found = tallies->find(i); found != tallies->end()) tally = &found->second;
+        }
+        if (tally == nullptr) {
+          visit_step_devices(store, snapshot_run, step, true,
+                             [&](const std::string&, const json*, const std::vector<jobs::FieldChange>& field_changes) {
+                               counted.add(field_changes);
+                             });
+          tally = &counted;
+        }
+        devices = tally->devices;
+        json fields = json::array();
+        for (const auto& [field, by_value] : tally->changes) {
+          json values = json::array();
+          for (const auto& [before_after, count] : by_value) {
+            values.push_back({{"before", json::parse(before_after.first)},
+                              {"after", json::parse(before_after.second)},
+                              {"devices", count}});
+          }
+          fields.push_back({{"field", field}, {"changes", std::move(values)}});
+        }
+        entry["fieldChanges"] = std::move(fields);
+      } else if (record) {
+        devices = record->total;
+      }
+      entry["devices"] = devices;
+      entry["sample"] = std::move(sample);
+    } else {
+      json names = json::array();
+      for (const auto& device : params.value("devices", json::array())) names.push_back(device.value("name", ""));
+      devices = static_cast<std::int64_t>(names.size());
+      entry["devices"] = devices;
+      entry["create"] = std::move(names);
+    }
+    entry["requests"] = requests_for(devices, batch);
+    entry["batchSize"] = batch;
+    switch (step.action) {
+    case plans::ActionKind::remove_data:
+      entry["removeData"] = {{"start", time_text(params.value("start", json()), "the beginning")},
+                             {"end", time_text(params.value("end", json()), "now")},
+                             {"attributes", params.contains("attributes") && params["attributes"].is_array()
+                                                ? params["attributes"]
+                                                : json("all")},
+                             {"irreversible", true}};
+      break;
+    case plans::ActionKind::send_command:
+      entry["command"] = {{"name", params.value("name", "")},
+                          {"payload", params.value("payload", json())},
+                          {"recipients", devices},
+                          {"delivery", std::string(plans::delivery_name(step.delivery))}};
+      break;
+    case plans::ActionKind::export_devices:
+      entry["export"] = {{"format", params.value("format", "csv")},
+                         {"email", params.value("email", "")},
+                         {"callbackUrl", params.value("callbackUrl", "")}};
+      break;
+    default: break;
+    }
+    steps.push_back(std::move(entry));
+  }
+  facts["steps"] = std::move(steps);
+  return facts;
+}
+
+std::string render_preview(const json& facts)
+{
+  std::ostringstream out;
+  out << "queries\n";
+  for (const auto& q : facts["queries"]) {
+    out << "  " << q["name"].get<std::string>() << ": " << with_commas(q["devices"].get<std::int64_t>()) << " devices"
+        << (q.value("deleted", false) ? " (deleted)" : "");
+    if (q.contains("expect")) {
+      out << "  (expect "
+          << (q["expect"].contains("min") ? std::to_string(q["expect"]["min"].get<std::int64_t>()) : "0") << ".."
+          << (q["expect"].contains("max") ? std::to_string(q["expect"]["max"].get<std::int64_t>()) : "") << ")";
+    }
+    out << "\n";
+  }
+  out << "steps\n";
+  for (const auto& s : facts["steps"]) {
+    const std::int64_t devices = s["devices"].get<std::int64_t>();
+    const std::int64_t requests = s["requests"].get<std::int64_t>();
+    out << "  " << s["index"].get<int>() << ". " << s["id"].get<std::string>() << ": "
+        << s["action"].get<std::string>();
+    if (s.contains("query")) out << " " << s["query"].get<std::string>();
+    out << ", " << with_commas(devices) << (devices == 1 ? " device" : " devices") << " in " << with_commas(requests)
+        << (requests == 1 ? " request" : " requests") << "\n";
+    if (s.contains("sample") && !s["sample"].empty()) {
+      out << "       e.g. ";
+      for (std::size_t i = 0; i < s["sample"].size(); ++i) out << (i ? ", " : "") << s["sample"][i].get<std::string>();
+      if (devices > static_cast<std::int64_t>(s["sample"].size()))
+        out << " and " << with_commas(devices - static_cast<std::int64_t>(s["sample"].size())) << " more";
+      out << "\n";
+    }
+    if (s.contains("create")) {
+      out << "       create: ";
+      for (std::size_t i = 0; i < s["create"].size() && i < 10; ++i)
+        out << (i ? ", " : "") << s["create"][i].get<std::string>();
+      out << "\n";
+    }
+    if (s.contains("fieldChanges")) {
+      for (const auto& field : s["fieldChanges"]) {
+        for (const auto& change : field["changes"]) {
+          const auto show = [](const json& v) { return v.is_null() ? std::string("(none)") : v.dump(); };
+          out << "       " << field["field"].get<std::string>() << ": " << show(change["before"]) << " -> "
+              << show(change["after"]) << "  (" << with_commas(change["devices"].get<std::int64_t>()) << " devices)\n";
+        }
+      }
+      if (s["fieldChanges"].empty() && devices > 0) out << "       no field would change\n";
+    }
+    if (s.contains("removeData")) {
+      const auto& r = s["removeData"];
+      out << "       data from " << r["start"].get<std::string>() << " to " << r["end"].get<std::string>()
+          << ", attributes " << (r["attributes"].is_array() ? r["attributes"].dump() : std::string("all"))
+          << " (removed data cannot be restored)\n";
+    }
+    if (s.contains("command")) {
+      out << "       command " << s["command"]["name"].get<std::string>() << " payload "
+          << s["command"]["payload"].dump() << " to " << with_commas(devices) << " devices ("
+          << s["command"]["delivery"].get<std::string>() << ")\n";
+    }
+    if (s.contains("export")) {
+      out << "       format " << s["export"]["format"].get<std::string>();
+      if (!s["export"]["email"].get<std::string>().empty())
+        out << ", e-mail " << s["export"]["email"].get<std::string>();
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+} // namespace fleetrun::runner

@@ -1,0 +1,18 @@
+#include "runner/request_sender.hpp"
+
+#include <atomic>
+
+namespace fleetrun::runner {
+
+api::ApiResult call(RequestSender& sender, const Clock& clock, api::RequestSpec request)
+{
+  static std::atomic<Ticket> next{Ticket{1} << 62U}; // apart from the coordinator's tickets
+  const Ticket ticket = next++;
+  sender.submit(ticket, std::move(request));
+  for (;;) {
+    auto answer = sender.wait(clock.now() + std::chrono::minutes(10));
+    if (answer && answer->ticket == ticket) return std::move(answer->result);
+  }
+}
+
+} // namespace fleetrun::runner

@@ -1,0 +1,81 @@
+#include "runner/settings.hpp"
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+
+namespace fleetrun::runner {
+
+namespace {
+
+// The first of the candidates that is set and not empty, with where it came from.
+template <std::size_t N>
+std::pair<std::string, Source> first_of(const std::array<std::pair<std::optional<std::string>, Source>, N>& candidates,
+                                        std::string fallback)
+{
+  for (const auto& [value, source] : candidates) {
+    if (value && !value->empty()) return {*value, source};
+  }
+  return {std::move(fallback), Source::fallback};
+}
+
+std::optional<std::string> non_empty(const std::string& text)
+{
+  return text.empty() ? std::nullopt : std::optional(text);
+}
+
+} // namespace
+
+std::string ConnectionSettings::token_source() const
+{
+  return token_file.empty() ? "the token in $" + token_env : "the token in file " + token_file;
+}
+
+ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans::Environment& env,
+                                      const plans::Plan* plan)
+{
+  using Candidates = std::array<std::pair<std::optional<std::string>, Source>, 3>;
+  ConnectionSettings out;
+  std::tie(out.api_url, out.api_url_source) =
+      first_of(Candidates{{{flags.api_url, Source::flag},
+                           {env(k_api_url_env), Source::environment},
+                           {plan ? non_empty(plan->target.api_url) : std::nullopt, Source::plan}}},
+               k_default_api_url);
+  std::tie(out.application_id, out.application_source) =
+      first_of(Candidates{{{flags.application_id, Source::flag},
+                           {env(k_application_env), Source::environment},
+                           {plan ? non_empty(plan->target.application_id) : std::nullopt, Source::plan}}},
+               "");
+  using Two = std::array<std::pair<std::optional<std::string>, Source>, 2>;
+  out.token_env = first_of(Two{{{flags.token_env, Source::flag},
+                                {plan ? non_empty(plan->target.token_env) : std::nullopt, Source::plan}}},
+                           k_default_token_env)
+                      .first;
+  out.token_file = first_of(Two{{{flags.token_file, Source::flag},
+                                 {plan ? non_empty(plan->target.token_file) : std::nullopt, Source::plan}}},
+                            "")
+                       .first;
+  out.ca_file = flags.ca_file.value_or("");
+  out.insecure = flags.insecure;
+  out.connect_timeout = std::chrono::milliseconds(flags.connect_timeout_ms.value_or(k_default_connect_timeout_ms));
+  out.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms.value_or(k_default_read_timeout_ms));
+  return out;
+}
+
+ExecutionSettings resolve_execution(const ExecutionFlags& flags, const plans::Plan& plan)
+{
+  ExecutionSettings out;
+  out.concurrency =
+      std::clamp(flags.concurrency.or_else([&] { return plan.options.concurrency; }).value_or(k_default_concurrency), 1,
+                 k_max_concurrency);
+  out.rate = std::max(0.0, flags.rate.or_else([&] { return plan.options.rate; }).value_or(0.0));
+  out.burst = std::max(0.0, flags.burst.or_else([&] { return plan.options.burst; }).value_or(0.0));
+  out.retry_budget = std::max(0, flags.retry_budget.value_or(k_default_retry_budget));
+  out.backoff.max_attempts = std::max(1, flags.max_attempts.value_or(k_default_max_attempts));
+  out.keep_going = flags.keep_going;
+  out.max_failure_percent = flags.max_failure_percent.or_else([&] { return plan.options.max_failure_percent; })
+                                .value_or(k_default_max_failure_percent);
+  return out;
+}
+
+} // namespace fleetrun::runner

@@ -1,0 +1,89 @@
+#pragma once
+// Every knob of a run in one place, merged in one order: command-line flags,
+// then the environment, then the plan, then the defaults below. Flags are
+// `std::optional` so that "not given" is never confused with a value.
+
+#include "plans/plan.hpp"
+#include "plans/plan_parser.hpp"
+#include "runner/backoff.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace fleetrun::runner {
+
+inline constexpr const char* k_default_api_url = "https://api.losant.com";
+inline constexpr const char* k_default_token_env = "LOSANT_API_TOKEN";
+inline constexpr const char* k_api_url_env = "LOSANT_API_URL";
+inline constexpr const char* k_application_env = "LOSANT_APPLICATION_ID";
+inline constexpr int k_default_connect_timeout_ms = 10'000;
+inline constexpr int k_default_read_timeout_ms = 60'000;
+inline constexpr int k_default_concurrency = 4;
+inline constexpr int k_max_concurrency = 64;
+inline constexpr int k_default_retry_budget = 500;
+inline constexpr int k_default_max_attempts = 8;
+inline constexpr double k_default_max_failure_percent = 10;
+
+// Where the API is and how to reach it, as given on the command line.
+struct ConnectionFlags {
+  std::optional<std::string> api_url;        // --api-url
+  std::optional<std::string> application_id; // --application
+  std::optional<std::string> token_env;      // --token-env
+  std::optional<std::string> token_file;     // --token-file
+  std::optional<std::string> ca_file;        // --ca-file
+  bool insecure = false;                     // --insecure
+  std::optional<int> connect_timeout_ms;     // --connect-timeout-ms
+  std::optional<int> read_timeout_ms;        // --read-timeout-ms
+};
+
+// How apply and resume run, as given on the command line.
+struct ExecutionFlags {
+  std::optional<int> concurrency;
+  std::optional<double> rate;
+  std::optional<double> burst;
+  std::optional<int> retry_budget;
+  std::optional<int> max_attempts;
+  bool keep_going = false;
+  std::optional<double> max_failure_percent;
+};
+
+// Where a merged value came from, for messages ("the default", "LOSANT_API_URL").
+enum class Source { flag, environment, plan, fallback };
+
+struct ConnectionSettings {
+  std::string api_url;
+  Source api_url_source = Source::fallback;
+  std::string application_id;
+  Source application_source = Source::fallback;
+  std::string token_env;  // the variable the token is read from (unless token_file)
+  std::string token_file; // empty: the environment variable
+  std::string ca_file;
+  bool insecure = false;
+  std::chrono::milliseconds connect_timeout{k_default_connect_timeout_ms};
+  std::chrono::milliseconds read_timeout{k_default_read_timeout_ms};
+
+  // "the token in $LOSANT_API_TOKEN" or "the token in file /run/secrets/t".
+  std::string token_source() const;
+};
+
+struct ExecutionSettings {
+  int concurrency = k_default_concurrency; // requests in flight at most
+  double rate = 0;                         // requests/second; 0: unlimited until throttled
+  double burst = 0;                        // 0: same as rate
+  BackoffPolicy backoff;
+  int retry_budget = k_default_retry_budget;                  // retries per invocation, all batches together
+  bool keep_going = false;                                    // run later steps after a step with failures
+  double max_failure_percent = k_default_max_failure_percent; // of a step's devices
+  std::chrono::milliseconds drain_deadline{30'000}; // after a stop signal, wait this long for requests in flight
+  std::chrono::milliseconds job_poll_max{5'000};
+};
+
+// flags > environment (LOSANT_API_URL, LOSANT_APPLICATION_ID) > the plan's target > defaults.
+ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans::Environment& env,
+                                      const plans::Plan* plan);
+
+// flags > the plan's options > defaults.
+ExecutionSettings resolve_execution(const ExecutionFlags& flags, const plans::Plan& plan);
+
+} // namespace fleetrun::runner
