@@ -246,7 +246,6 @@ Effects BatchMachine::on_answer(const Want& want, const api::ApiResult& result, 
                                 RunAllowance& allowance)
 {
   Effects effects;
-  if (result && want.purpose != Purpose::send) m_follow_up_failures.erase(follow_up_key(want));
   if (!result && result.error().kind == api::ErrorKind::auth) {
     if (want.purpose == Purpose::send) {
       m_record.status = BatchStatus::planned; // refused at the door: nothing was applied
@@ -388,6 +387,7 @@ void BatchMachine::on_job_log(const Want& want, const api::ApiResult& result, co
     retry(want, unreadable, at, allowance, effects);
     return;
   }
+  m_follow_up_failures.erase(follow_up_key(want)); // a usable answer
   const jobs::JobState job = jobs::read_job_log(log_json);
   follow_job(jobs::to_string(job.status), job.completed, job.total, job.finished(), job.output_json, job.error, at,
              effects);
@@ -439,6 +439,7 @@ void BatchMachine::on_job_list(const Want& want, const api::ApiResult& result, c
     return;
   }
   const json page = parse_or_discarded(result->body);
+  m_follow_up_failures.erase(follow_up_key(want));
   if (auto job = jobs::find_job_log(page, m_record.job_id)) {
     m_job_log_id = job->log_id;
     follow_job(jobs::to_string(job->status), job->completed, job->total, job->finished(), job->output_json, job->error,
@@ -487,6 +488,7 @@ void BatchMachine::on_history(const Want& want, const api::ApiResult& result, co
       retry(want, unreadable, at, allowance, effects);
       return;
     }
+    m_follow_up_failures.erase(follow_up_key(want));
     bool delivered = false;
     for (const auto& command : history) {
       if (!command.is_object()) continue;
@@ -554,6 +556,7 @@ void BatchMachine::on_lookup(const Want& want, const api::ApiResult& result, con
     retry(want, unreadable, at, allowance, effects);
     return;
   }
+  m_follow_up_failures.erase(follow_up_key(want));
   if (!page["items"].empty()) {
     effects.notes.push_back(event("batch_reconciled", describe() + ": the device exists already; not created again"));
     const json& first = page["items"][0];

@@ -1,6 +1,8 @@
 #include "runner/rate_limiter.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 namespace fleetrun::runner {
 
@@ -46,7 +48,10 @@ bool RateLimiter::try_acquire(Clock::time_point now, Clock::duration& wait)
     wait = Clock::duration::zero();
     return true;
   }
-  wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((1.0 - m_tokens) / m_rate));
+  // Rounded up to whole microseconds: a wait truncated to zero would have a
+  // caller that waits exactly that long ask again and again without time passing.
+  const double seconds = (1.0 - m_tokens) / m_rate;
+  wait = std::chrono::microseconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(seconds * 1e6))));
   return false;
 }
 

@@ -463,3 +463,26 @@ TEST_CASE("an id cursor page answers exactly what matching the whole query answe
   REQUIRE(fixture.call("PATCH", "/devices/" + target, {{"description", "changed"}}).status == 200);
   CHECK(page_for(cursor)["items"][0]["description"] == "changed");
 }
+
+TEST_CASE("runtime config: every key reads back, a wrong type or unknown key changes nothing", "[sandbox]")
+{
+  Fixture f;
+  const json before = json::parse(f.call("GET", "/_sandbox/config").body);
+  for (const char* key : {"rate", "burst", "fault5xx", "faultDropBefore", "faultDropAfter", "latencyMs", "jobThreshold",
+                          "jobDurationMs", "jobErrorRate", "jobFailRate", "joblogByJobId", "jobLogsVisible"}) {
+    CHECK(before.contains(key));
+  }
+  const auto changed = f.call("POST", "/_sandbox/config", json{{"rate", 7}, {"jobLogsVisible", false}});
+  REQUIRE(changed.status == 200);
+  CHECK(json::parse(changed.body)["rate"] == 7.0);
+  CHECK(json::parse(changed.body)["jobLogsVisible"] == false);
+
+  const auto wrong_type = f.call("POST", "/_sandbox/config", json{{"rate", 1}, {"latencyMs", "fast"}});
+  CHECK(wrong_type.status == 400);
+  CHECK_THAT(wrong_type.body, Catch::Contains("latencyMs"));
+  const auto unknown = f.call("POST", "/_sandbox/config", json{{"rate", 2}, {"speed", 1}});
+  CHECK(unknown.status == 400);
+  const auto negative = f.call("POST", "/_sandbox/config", json{{"jobThreshold", -1}});
+  CHECK(negative.status == 400);
+  CHECK(json::parse(f.call("GET", "/_sandbox/config").body)["rate"] == 7.0); // untouched by the refused ones
+}

@@ -109,6 +109,64 @@ TEST_CASE("a transaction rolls back unless committed", "[state_store]")
   CHECK(store->run("r-kept").has_value());
 }
 
+TEST_CASE("an inner transaction that is not committed undoes its own writes only", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  {
+    auto outer = store->transaction();
+    store->insert_run(sample_run("r-outer"));
+    {
+      auto inner = store->transaction();
+      store->insert_run(sample_run("r-inner-dropped"));
+    }
+    {
+      auto inner = store->transaction();
+      store->insert_run(sample_run("r-inner-kept"));
+      inner.commit();
+    }
+    CHECK_FALSE(store->run("r-inner-dropped").has_value());
+    outer.commit();
+  }
+  CHECK(store->run("r-outer").has_value());
+  CHECK(store->run("r-inner-kept").has_value());
+  CHECK_FALSE(store->run("r-inner-dropped").has_value());
+  {
+    auto outer = store->transaction();
+    store->insert_run(sample_run("r-outer-2"));
+    auto inner = store->transaction();
+    store->insert_run(sample_run("r-inner-2"));
+    inner.commit(); // nothing is durable until the outer one commits
+  }
+  CHECK_FALSE(store->run("r-outer-2").has_value());
+  CHECK_FALSE(store->run("r-inner-2").has_value());
+}
+
+TEST_CASE("committing an outer transaction while an inner one is open is refused", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  auto outer = store->transaction();
+  auto inner = store->transaction();
+  CHECK_THROWS_AS(outer.commit(), StateFailure);
+  inner.commit();
+  outer.commit();
+}
+
+TEST_CASE("a failing statement throws StateFailure naming the file", "[state_store]")
+{
+  TempDir dir;
+  auto store = open_new(dir);
+  store->execute("DROP TABLE events");
+  try {
+    store->add_event("r-1", "x", "y");
+    FAIL("no exception");
+  } catch (const StateFailure& failure) {
+    CHECK_THAT(failure.what(), Catch::Contains("state.db"));
+    CHECK_THAT(failure.what(), Catch::Contains("no such table: events"));
+  }
+}
+
 TEST_CASE("device lists stream in and out in order and drift is their difference", "[state_store]")
 {
   TempDir dir;

@@ -1,0 +1,395 @@
+// The coordinator driving whole runs through the request port: a fake sender
+// answers with the real sandbox service in process (no sockets) or with
+// scripted faults, time is a fake clock, the state file is a real SQLite file.
+// Minutes of backoff and polling run in milliseconds.
+#include "runner/coordinator.hpp"
+
+#include "plans/plan_parser.hpp"
+#include "tests/support/fake_sender.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+using nlohmann::json;
+using namespace fleetrun;
+using namespace fleetrun::runner;
+using namespace fleetrun::testing;
+using state::BatchStatus;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Answers a request differently from the sandbox, or returns nothing to let it answer.
+using Script = std::function<std::optional<api::ApiResult>(const api::RequestSpec&, const Responder& real)>;
+
+struct Fixture {
+  explicit Fixture(const std::string& plan_text, std::size_t devices = 300, Script script_in = {})
+      : sandbox(config()), script(std::move(script_in)),
+        sender(clock, [this](const api::RequestSpec& request) { return answer(request); })
+  {
+    sandbox.seed({devices, 3, 1'790'000'000'000});
+    auto parsed = plans::parse_plan(plan_text, "plan.yaml", [](const std::string&) { return std::nullopt; });
+    if (!parsed) FAIL(parsed.error().render_all());
+    plan = std::move(*parsed);
+    store = std::move(*state::StateStore::open((dir / "state.db").string(), state::OpenMode::create_if_missing));
+    settings.backoff.max_attempts = 4;
+  }
+
+  static sandbox::SandboxConfig config()
+  {
+    sandbox::SandboxConfig config;
+    config.runtime.job_threshold = 1'000'000; // 200 answers unless a test scripts a 202
+    return config;
+  }
+
+  api::ApiResult answer(const api::RequestSpec& request)
+  {
+    const Responder real = sandbox_responder(sandbox);
+    if (script) {
+      if (auto scripted = script(request, real)) return std::move(*scripted);
+    }
+    return real(request);
+  }
+
+  Coordinator coordinator() { return Coordinator(*store, plan, {sender, limiter, clock, stop}, settings); }
+
+  // What `apply --yes` does: a run, its lists, its steps, executed and finished.
+  RunResult apply()
+  {
+    Coordinator c = coordinator();
+    run_id = c.begin(state::RunKind::apply, {"/plans/plan.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
+    REQUIRE(c.resolve(run_id, nullptr).has_value());
+    c.record_steps(run_id, run_id);
+    const RunResult result = c.execute(run_id);
+    c.finish(run_id, result);
+    counters = c.counters();
+    return result;
+  }
+
+  // What `resume` does with the same run.
+  RunResult resume()
+  {
+    Coordinator c = coordinator();
+    REQUIRE(c.take_over(run_id).has_value());
+    const RunResult result = c.execute(run_id);
+    c.finish(run_id, result);
+    counters = c.counters();
+    return result;
+  }
+
+  std::map<BatchStatus, int> batch_states(int step = 0) const
+  {
+    std::map<BatchStatus, int> states;
+    for (const auto& batch : store->batches(run_id, step, false)) ++states[batch.status];
+    return states;
+  }
+
+  json fleet()
+  {
+    sandbox::Request request;
+    request.method = "GET";
+    request.path = "/_sandbox/devices";
+    return json::parse(sandbox.serve(request).body);
+  }
+
+  // Commands per device id, by name.
+  std::map<std::string, int> commands_named(const std::string& name)
+  {
+    std::map<std::string, int> out;
+    for (const auto& device : fleet()) {
+      for (const auto& command : device["commands"]) {
+        if (command["name"] == name) ++out[device["id"].get<std::string>()];
+      }
+    }
+    return out;
+  }
+
+  TempDir dir;
+  sandbox::Sandbox sandbox;
+  Script script;
+  FakeClock clock;
+  FakeSender sender;
+  RateLimiter limiter{0, 0, clock.now()};
+  std::atomic<bool> stop{false};
+  ExecutionSettings settings;
+  plans::Plan plan;
+  std::unique_ptr<state::StateStore> store;
+  std::string run_id;
+  RunCounters counters;
+};
+
+const char* k_patch_plan = R"(version: 1
+queries:
+  all: {query: {}}
+steps:
+  - {id: tag, action: patch, query: all, batch_size: 50, allow_whole_fleet: true,
+     updateFields: {description: patched}}
+)";
+
+const char* k_command_plan = R"(version: 1
+queries:
+  all: {query: {}}
+steps:
+  - {id: ping, action: send_command, query: all, batch_size: 50, allow_whole_fleet: true, name: ping}
+)";
+
+bool is_command_post(const api::RequestSpec& request)
+{
+  return request.method == "POST" && request.path == "/devices/command";
+}
+
+} // namespace
+
+TEST_CASE("an apply sends each batch once and records every batch done", "[coordinator]")
+{
+  Fixture f(k_patch_plan);
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::completed);
+  CHECK(f.sender.count("PATCH", "/devices") == 6);
+  CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, 6}});
+  for (const auto& device : f.fleet()) CHECK(device["description"] == "patched");
+  CHECK(f.counters.requests == 7); // one resolution page and six batches
+  CHECK(f.store->run(f.run_id)->status == state::RunStatus::completed);
+  CHECK_FALSE(f.store->lock_holder(f.run_id).has_value());
+}
+
+TEST_CASE("no more requests are in flight than the concurrency allows, and it is used", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 1000);
+  f.settings.concurrency = 3;
+  REQUIRE(f.apply().outcome == RunOutcome::completed);
+  CHECK(f.sender.max_in_flight() == 3);
+}
+
+TEST_CASE("the rate limit spaces requests in time", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 1000);
+  f.limiter = RateLimiter(10, 1, f.clock.now());
+  f.settings.rate = 10;
+  const auto started = f.clock.now();
+  REQUIRE(f.apply().outcome == RunOutcome::completed);
+  // 1 page + 20 batches at 10/s with a bucket of one: about two seconds.
+  CHECK(f.clock.now() - started >= milliseconds(1900));
+}
+
+TEST_CASE("429s with Retry-After delay the batch and never fail it", "[coordinator]")
+{
+  int throttled = 0;
+  Fixture f(k_patch_plan, 300, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    if (request.method == "PATCH" && throttled < 30) {
+      ++throttled;
+      return http_error(429, R"({"type":"TooManyRequests","message":"slow down"})", 3.0);
+    }
+    return std::nullopt;
+  });
+  f.settings.backoff.max_attempts = 1; // a 429 is not an attempt
+  f.settings.retry_budget = 0;         // nor a retry of the budget
+  const auto started = f.clock.now();
+  CHECK(f.apply().outcome == RunOutcome::completed);
+  CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, 6}});
+  CHECK(f.counters.throttled == 30);
+  CHECK(f.clock.now() - started >= milliseconds(3000));
+}
+
+TEST_CASE("a command applied but its answer lost is reconciled: no device gets it twice", "[coordinator]")
+{
+  int commands = 0;
+  Fixture f(k_command_plan, 300,
+            [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
+              if (is_command_post(request) && ++commands == 2) {
+                real(request); // applied by the server, then the connection drops
+                return connection_lost();
+              }
+              return std::nullopt;
+            });
+  CHECK(f.apply().outcome == RunOutcome::completed);
+  const auto delivered = f.commands_named("ping");
+  CHECK(delivered.size() == 300);
+  for (const auto& [id, count] : delivered) CHECK(count == 1);
+  CHECK(f.sender.count("POST", "/devices/command") == 6); // the lost one was not sent again
+  CHECK(f.counters.reconciled_devices == 50);
+}
+
+TEST_CASE("a command lost before the server applied it is narrowed and sent to the devices without it", "[coordinator]")
+{
+  int commands = 0;
+  Fixture f(k_command_plan, 120,
+            [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+              if (is_command_post(request) && ++commands == 1) return connection_lost(); // never reached the server
+              return std::nullopt;
+            });
+  CHECK(f.apply().outcome == RunOutcome::completed);
+  for (const auto& [id, count] : f.commands_named("ping")) CHECK(count == 1);
+  CHECK(f.commands_named("ping").size() == 120);
+  CHECK(f.sender.count("POST", "/devices/command") == 4);
+}
+
+TEST_CASE("the failure budget stops sending once too many devices failed", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 1000, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    if (request.method == "PATCH") return http_error(400, R"({"type":"Validation","message":"no"})");
+    return std::nullopt;
+  });
+  f.settings.concurrency = 1;
+  f.settings.max_failure_percent = 10;
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::failed);
+  CHECK_THAT(result.message, Catch::Contains("too many failures"));
+  // 50 devices a batch, 1000 devices: the third failed batch crosses 10%.
+  CHECK(f.sender.count("PATCH", "/devices") == 3);
+  CHECK(f.batch_states()[BatchStatus::planned] == 17);
+}
+
+TEST_CASE("a stop request ends the step after what is in flight, and resume finishes it", "[coordinator]")
+{
+  int patches = 0;
+  Fixture f(k_patch_plan, 1000,
+            [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH" && ++patches == 5) f.stop = true;
+              return std::nullopt;
+            });
+  f.settings.concurrency = 2;
+  const RunResult stopped = f.apply();
+  CHECK(stopped.outcome == RunOutcome::interrupted);
+  const auto states = f.batch_states();
+  CHECK(states.at(BatchStatus::done) == 5);
+  CHECK(states.at(BatchStatus::planned) == 15);
+  CHECK(f.store->run(f.run_id)->status == state::RunStatus::interrupted);
+
+  f.stop = false;
+  CHECK(f.resume().outcome == RunOutcome::completed);
+  CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, 20}});
+  CHECK(f.sender.count("PATCH", "/devices") == 20); // nothing sent twice
+}
+
+TEST_CASE("a batch left in flight by a killed process is re-sent for a patch and reconciled for a command",
+          "[coordinator]")
+{
+  for (const char* text : {k_patch_plan, k_command_plan}) {
+    Fixture f(text, 100);
+    // Run once with the sender stopping everything: record steps and batches only.
+    f.stop = true;
+    REQUIRE(f.apply().outcome == RunOutcome::interrupted);
+    const bool command = std::string(text) == k_command_plan;
+    // As if killed after committing the intent of batch 1 (and, for the
+    // command, after the server applied it).
+    f.store->execute("UPDATE batches SET status = 'sending', attempts = 1 WHERE batch_index = 0");
+    if (command) {
+      const auto stored = f.store->batch(f.run_id, 0, 0);
+      f.sender.submit(999, {"POST", "/devices/command", {}, stored->body});
+      f.sender.wait(f.clock.now() + std::chrono::seconds(1));
+    }
+    f.stop = false;
+    REQUIRE(f.resume().outcome == RunOutcome::completed);
+    if (command) {
+      for (const auto& [id, count] : f.commands_named("ping")) CHECK(count == 1);
+      CHECK(f.counters.reconciled_devices == 50);
+    } else {
+      CHECK(f.sender.count("PATCH", "/devices") == 2);
+    }
+    const auto events = f.store->events(f.run_id);
+    CHECK(std::any_of(events.begin(), events.end(), [](const auto& e) { return e.kind == "batch_unknown"; }));
+  }
+}
+
+TEST_CASE("a rejected token halts the run with nothing marked as applied", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 100, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    if (request.method == "PATCH")
+      return http_error(401, R"({"type":"Unauthorized","message":"Invalid access token"})");
+    return std::nullopt;
+  });
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::auth_failed);
+  CHECK(f.batch_states()[BatchStatus::planned] == 2);
+}
+
+TEST_CASE("a plan whose stored request changed under a batch in flight is refused on resume", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 100);
+  f.stop = true;
+  REQUIRE(f.apply().outcome == RunOutcome::interrupted);
+  f.store->execute("UPDATE batches SET status = 'sending', request_hash = 'x' WHERE batch_index = 0");
+  f.stop = false;
+  const RunResult result = f.resume();
+  CHECK(result.outcome == RunOutcome::state_mismatch);
+  CHECK(f.sender.count("PATCH", "/devices") == 0);
+}
+
+TEST_CASE("a 202 job is followed to its end; an errored job fails its batch and the step", "[coordinator]")
+{
+  std::map<std::string, int> polls;
+  Fixture f(k_patch_plan, 100,
+            [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH") {
+                real(request);
+                const std::string job = json::parse(*request.body)["deviceIds"][0];
+                return ok(202, json{{"jobQueued", true}, {"jobId", job}, {"success", true}}.dump());
+              }
+              if (request.path.starts_with("/jobLogs/")) {
+                const std::string job = request.path.substr(9);
+                const bool errored = job == f.store->batch(f.run_id, 0, 1)->device_ids_json.substr(2, 24);
+                if (++polls[job] < 3)
+                  return ok(200, R"({"status":"inProgress","progress":{"completed":1,"total":50}})");
+                return ok(200, json{{"status", errored ? "errored" : "completed"},
+                                    {"output", {{"updated", errored ? 20 : 50}, {"failed", errored ? 30 : 0}}}}
+                                   .dump());
+              }
+              return std::nullopt;
+            });
+  f.settings.max_failure_percent = 100;
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::failed);
+  CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, 1}, {BatchStatus::failed, 1}});
+  CHECK(f.counters.jobs_followed == 2);
+  for (const auto& [job, count] : polls) CHECK(count == 3);
+}
+
+TEST_CASE("with --keep-going a step with failures does not stop the next one", "[coordinator]")
+{
+  const std::string plan = std::string(k_patch_plan) +
+                           "  - {id: ping, action: send_command, query: all, batch_size: 50, allow_whole_fleet: true, "
+                           "name: ping}\n";
+  for (const bool keep_going : {false, true}) {
+    int patches = 0;
+    Fixture f(plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+      if (request.method == "PATCH" && ++patches == 1) return http_error(400);
+      return std::nullopt;
+    });
+    f.settings.max_failure_percent = 100;
+    f.settings.keep_going = keep_going;
+    const RunResult result = f.apply();
+    CHECK(result.outcome == RunOutcome::failed);
+    CHECK(f.sender.count("POST", "/devices/command") == (keep_going ? 2U : 0U));
+  }
+}
+
+TEST_CASE("resolution pages through the fleet by id cursor and stores every device once", "[coordinator]")
+{
+  Fixture f(k_patch_plan, 2500);
+  REQUIRE(f.apply().outcome == RunOutcome::completed);
+  CHECK(f.sender.count("GET", "/devices") == 3);
+  std::set<std::string> ids;
+  f.store->for_each_device(f.run_id, "all", false, [&](const std::string& id, const std::string&) { ids.insert(id); });
+  CHECK(ids.size() == 2500);
+}
+
+TEST_CASE("transient failures during resolution are retried; a 429 costs no attempt", "[coordinator]")
+{
+  int gets = 0;
+  Fixture f(k_patch_plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    if (request.method != "GET") return std::nullopt;
+    ++gets;
+    if (gets <= 3) return http_error(429, "{}", 1.0);
+    if (gets <= 5) return http_error(503);
+    return std::nullopt;
+  });
+  f.settings.backoff.max_attempts = 3;
+  CHECK(f.apply().outcome == RunOutcome::completed);
+  CHECK(f.counters.throttled == 3);
+  CHECK(f.counters.server_errors == 2);
+}
