@@ -12,7 +12,7 @@ std::unique_ptr<StepKind> make_delete_step(nlohmann::json params);
 std::unique_ptr<StepKind> make_restore_step(nlohmann::json params);
 std::unique_ptr<StepKind> make_patch_step(nlohmann::json params);
 std::unique_ptr<StepKind> make_remove_data_step(nlohmann::json params);
-std::unique_ptr<StepKind> make_send_command_step(nlohmann::json params, plans::Delivery delivery);
+std::unique_ptr<StepKind> make_send_command_step(nlohmann::json params, plans::CommandDelivery delivery);
 std::unique_ptr<StepKind> make_export_step(nlohmann::json params, bool resend_unknown);
 std::unique_ptr<StepKind> make_create_step(nlohmann::json params);
 

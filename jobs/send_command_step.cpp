@@ -10,7 +10,8 @@ namespace {
 
 class SendCommandStep final : public StepKind {
 public:
-  SendCommandStep(nlohmann::json params, plans::Delivery delivery) : m_params(std::move(params)), m_delivery(delivery)
+  SendCommandStep(nlohmann::json params, plans::CommandDelivery delivery)
+      : m_params(std::move(params)), m_delivery(delivery)
   {
   }
   int max_batch_size() const override { return k_max_device_ids; }
@@ -31,21 +32,21 @@ public:
   OnUnknown on_unknown() const override
   {
     switch (m_delivery) {
-    case plans::Delivery::at_least_once: return OnUnknown::resend;
-    case plans::Delivery::at_most_once: return OnUnknown::report;
-    case plans::Delivery::effectively_once: break;
+    case plans::CommandDelivery::at_least_once: return OnUnknown::resend;
+    case plans::CommandDelivery::at_most_once: return OnUnknown::report;
+    case plans::CommandDelivery::effectively_once: break;
     }
     return OnUnknown::reconcile_commands;
   }
 
 private:
   nlohmann::json m_params;
-  plans::Delivery m_delivery;
+  plans::CommandDelivery m_delivery;
 };
 
 } // namespace
 
-std::unique_ptr<StepKind> make_send_command_step(nlohmann::json params, plans::Delivery delivery)
+std::unique_ptr<StepKind> make_send_command_step(nlohmann::json params, plans::CommandDelivery delivery)
 {
   return std::make_unique<SendCommandStep>(std::move(params), delivery);
 }

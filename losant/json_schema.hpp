@@ -6,8 +6,10 @@
 // oneOf, anyOf, allOf, not, propertyNames, format (email, uri, date-time)
 // and $ref. Other keywords (if/then among them) are ignored.
 //
-// No such validator is packaged by Debian for C++, so this one is kept small
-// and is checked against ajv (the reference JavaScript validator) in
+// Debian does package a C++ validator (libvalijson-dev); this one is kept
+// because its messages name the field the way plan diagnostics and the
+// sandbox's 400 answers need ("updateOperations[3].value: ..."), and it is
+// small. It is checked against ajv (the reference JavaScript validator) in
 // tests/compat. Thread safe: validation only reads the schema.
 
 #include <nlohmann/json_fwd.hpp>

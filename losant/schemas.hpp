@@ -16,7 +16,8 @@ namespace fleetrun::losant {
 const nlohmann::json& official_schema(std::string_view name);
 
 // Validates against an official schema; nested `#/definitions/advancedDeviceQuery`
-// references resolve to the advancedDeviceQuery schema itself, as NOTES.md says.
+// references resolve to the advancedDeviceQuery schema itself, as the API
+// notes say (../shared/losant-api/NOTES.md, "Reading the schemas").
 std::vector<SchemaViolation> validate_against(std::string_view schema_name, const nlohmann::json& instance);
 
 std::vector<std::string> official_schema_names();

@@ -68,12 +68,12 @@ bool changes_devices(ActionKind kind)
          kind == ActionKind::send_command;
 }
 
-std::string_view delivery_name(Delivery delivery)
+std::string_view delivery_name(CommandDelivery delivery)
 {
   switch (delivery) {
-  case Delivery::at_most_once: return "at_most_once";
-  case Delivery::at_least_once: return "at_least_once";
-  case Delivery::effectively_once: break;
+  case CommandDelivery::at_most_once: return "at_most_once";
+  case CommandDelivery::at_least_once: return "at_least_once";
+  case CommandDelivery::effectively_once: break;
   }
   return "effectively_once";
 }

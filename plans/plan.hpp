@@ -50,20 +50,20 @@ struct QuerySpec {
 };
 
 // How a send_command batch whose outcome is unknown is treated on resume.
-enum class Delivery { effectively_once, at_most_once, at_least_once };
-std::string_view delivery_name(Delivery delivery);
+enum class CommandDelivery { effectively_once, at_most_once, at_least_once };
+std::string_view delivery_name(CommandDelivery delivery);
 
 struct Step {
   std::string id;
   ActionKind action = ActionKind::patch;
-  std::string query;                              // the QuerySpec's name; empty for create
-  std::string params_json = "{}";                 // the action's Losant fields, e.g. {"updateOperations":[...]}
-  std::optional<int> batch_size;                  // devices per request; default: the API's limit for the action
-  bool allow_whole_fleet = false;                 // permits a changing step whose query matches every device
-  bool resend_unknown_export = false;             // export only: on resume, re-send a batch whose outcome is unknown
-  Delivery delivery = Delivery::effectively_once; // send_command only
-  std::optional<double> max_failure_percent;      // overrides the plan's options
-  std::optional<int> job_timeout_seconds;         // overrides the plan's options
+  std::string query;                  // the QuerySpec's name; empty for create
+  std::string params_json = "{}";     // the action's Losant fields, e.g. {"updateOperations":[...]}
+  std::optional<int> batch_size;      // devices per request; default: the API's limit for the action
+  bool allow_whole_fleet = false;     // permits a changing step whose query matches every device
+  bool resend_unknown_export = false; // export only: on resume, re-send a batch whose outcome is unknown
+  CommandDelivery delivery = CommandDelivery::effectively_once; // send_command only
+  std::optional<double> max_failure_percent;                    // overrides the plan's options
+  std::optional<int> job_timeout_seconds;                       // overrides the plan's options
   std::string description;
   Location location;
 

@@ -297,9 +297,9 @@ private:
         step.allow_whole_fleet = spec.value("allow_whole_fleet", false);
         step.resend_unknown_export = spec.value("on_unknown", "report") == "resend";
         const std::string delivery = spec.value("delivery", "effectively_once");
-        step.delivery = delivery == "at_most_once"    ? Delivery::at_most_once
-                        : delivery == "at_least_once" ? Delivery::at_least_once
-                                                      : Delivery::effectively_once;
+        step.delivery = delivery == "at_most_once"    ? CommandDelivery::at_most_once
+                        : delivery == "at_least_once" ? CommandDelivery::at_least_once
+                                                      : CommandDelivery::effectively_once;
         step.description = spec.value("description", "");
         if (spec.contains("job_timeout_seconds") && spec["job_timeout_seconds"].is_number_integer()) {
           step.job_timeout_seconds = spec["job_timeout_seconds"].get<int>();

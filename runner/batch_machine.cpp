@@ -41,6 +41,16 @@ json parse_or_discarded(const std::string& text)
   return json::parse(text, nullptr, false);
 }
 
+// A 2xx answer that cannot be used: a failed request, worth another try.
+api::ApiError unreadable(const api::ApiResponse& response, const std::string& what)
+{
+  api::ApiError error;
+  error.kind = api::ErrorKind::transient;
+  error.status = response.status;
+  error.message = what + ": " + response.body.substr(0, 120);
+  return error;
+}
+
 } // namespace
 
 const char* to_string(Purpose purpose)
@@ -380,17 +390,12 @@ void BatchMachine::on_job_log(const Want& want, const api::ApiResult& result, co
   }
   const json log_json = parse_or_discarded(result->body);
   if (!log_json.is_object()) {
-    api::ApiError unreadable;
-    unreadable.kind = api::ErrorKind::transient;
-    unreadable.status = result->status;
-    unreadable.message = "the job log answer is not a JSON object: " + result->body.substr(0, 120);
-    retry(want, unreadable, at, allowance, effects);
+    retry(want, unreadable(*result, "the job log answer is not a JSON object"), at, allowance, effects);
     return;
   }
   m_follow_up_failures.erase(follow_up_key(want)); // a usable answer
   const jobs::JobState job = jobs::read_job_log(log_json);
-  follow_job(jobs::to_string(job.status), job.completed, job.total, job.finished(), job.output_json, job.error, at,
-             effects);
+  follow_job(job, at, effects);
   if (job.finished()) {
     effects.notes.push_back(log(job.status == jobs::JobStatus::completed ? Note::Level::info : Note::Level::warn,
                                 describe() + ": job " + m_record.job_id + " " + m_record.job_status +
@@ -398,18 +403,17 @@ void BatchMachine::on_job_log(const Want& want, const api::ApiResult& result, co
   }
 }
 
-void BatchMachine::follow_job(const std::string& job_status, std::int64_t completed, std::int64_t total, bool finished,
-                              const std::string& output_json, const std::string& job_error, const Moment& at,
-                              Effects& effects)
+void BatchMachine::follow_job(const jobs::JobState& job, const Moment& at, Effects& effects)
 {
+  const std::string job_status = jobs::to_string(job.status);
   m_record.job_status = job_status;
-  m_record.job_progress = std::to_string(completed) + "/" + std::to_string(total);
-  if (finished) {
-    json outcome = m_kind.outcome(parse_or_discarded(output_json), static_cast<std::size_t>(m_record.device_count));
-    if (job_status == "completed") {
+  m_record.job_progress = std::to_string(job.completed) + "/" + std::to_string(job.total);
+  if (job.finished()) {
+    json outcome = m_kind.outcome(parse_or_discarded(job.output_json), static_cast<std::size_t>(m_record.device_count));
+    if (job.status == jobs::JobStatus::completed) {
       finish(BatchStatus::done, std::move(outcome), "", at, effects);
     } else {
-      finish(BatchStatus::failed, std::move(outcome), "job " + m_record.job_id + " " + job_status + ": " + job_error,
+      finish(BatchStatus::failed, std::move(outcome), "job " + m_record.job_id + " " + job_status + ": " + job.error,
              at, effects);
     }
     return;
@@ -442,8 +446,7 @@ void BatchMachine::on_job_list(const Want& want, const api::ApiResult& result, c
   m_follow_up_failures.erase(follow_up_key(want));
   if (auto job = jobs::find_job_log(page, m_record.job_id)) {
     m_job_log_id = job->log_id;
-    follow_job(jobs::to_string(job->status), job->completed, job->total, job->finished(), job->output_json, job->error,
-               at, effects);
+    follow_job(*job, at, effects);
     return;
   }
   const std::int64_t total = page.is_object() && page.contains("totalCount") && page["totalCount"].is_number_integer()
@@ -481,11 +484,7 @@ void BatchMachine::on_history(const Want& want, const api::ApiResult& result, co
   } else {
     const json history = parse_or_discarded(result->body);
     if (!history.is_array()) {
-      api::ApiError unreadable;
-      unreadable.kind = api::ErrorKind::transient;
-      unreadable.status = result->status;
-      unreadable.message = "the command history answer is not a JSON array: " + result->body.substr(0, 120);
-      retry(want, unreadable, at, allowance, effects);
+      retry(want, unreadable(*result, "the command history answer is not a JSON array"), at, allowance, effects);
       return;
     }
     m_follow_up_failures.erase(follow_up_key(want));
@@ -549,11 +548,7 @@ void BatchMachine::on_lookup(const Want& want, const api::ApiResult& result, con
   }
   const json page = parse_or_discarded(result->body);
   if (!page.is_object() || !page.contains("items") || !page["items"].is_array()) {
-    api::ApiError unreadable;
-    unreadable.kind = api::ErrorKind::transient;
-    unreadable.status = result->status;
-    unreadable.message = "the device list answer has no items: " + result->body.substr(0, 120);
-    retry(want, unreadable, at, allowance, effects);
+    retry(want, unreadable(*result, "the device list answer has no items"), at, allowance, effects);
     return;
   }
   m_follow_up_failures.erase(follow_up_key(want));

@@ -30,6 +30,7 @@
 
 #include "api/endpoints.hpp"
 #include "api/losant_client.hpp"
+#include "jobs/job_log.hpp"
 #include "jobs/step_kind.hpp"
 #include "state/state_store.hpp"
 
@@ -179,8 +180,7 @@ private:
                   Effects& effects);
   void on_lookup(const Want& want, const api::ApiResult& result, const Moment& at, RunAllowance& allowance,
                  Effects& effects);
-  void follow_job(const std::string& job_status, std::int64_t completed, std::int64_t total, bool finished,
-                  const std::string& output_json, const std::string& job_error, const Moment& at, Effects& effects);
+  void follow_job(const jobs::JobState& job, const Moment& at, Effects& effects);
   void narrow(const Moment& at, Effects& effects);
   bool out_of_attempts() const;
   static std::string follow_up_key(const Want& want);

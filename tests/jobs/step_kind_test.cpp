@@ -86,9 +86,9 @@ TEST_CASE("send_command carries the batch's deterministic time; delivery picks w
         json{{"name", "reboot"}, {"payload", {{"a", 1}}}, {"time", 1'790'000'000'007}, {"deviceIds", ids(1)}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::reconcile_commands);
   CHECK(kind->outcome(json{{"success", true}}, 7)["sent"] == 7);
-  command.delivery = plans::Delivery::at_most_once;
+  command.delivery = plans::CommandDelivery::at_most_once;
   CHECK(jobs::make_step_kind(command)->on_unknown() == jobs::OnUnknown::report);
-  command.delivery = plans::Delivery::at_least_once;
+  command.delivery = plans::CommandDelivery::at_least_once;
   CHECK(jobs::make_step_kind(command)->on_unknown() == jobs::OnUnknown::resend);
 }
 

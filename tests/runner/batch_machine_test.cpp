@@ -20,7 +20,8 @@ namespace {
 const std::vector<std::string> k_ids = {"5f0000000000000000000001", "5f0000000000000000000002",
                                         "5f0000000000000000000003"};
 
-plans::Step step_of(plans::ActionKind action, json params, plans::Delivery delivery = plans::Delivery::effectively_once)
+plans::Step step_of(plans::ActionKind action, json params,
+                    plans::CommandDelivery delivery = plans::CommandDelivery::effectively_once)
 {
   plans::Step step;
   step.id = "s";
@@ -194,13 +195,13 @@ TEST_CASE("an unknown export is reported, not repeated, unless the plan says res
 
 TEST_CASE("an unknown at_most_once command is reported; at_least_once is re-sent", "[batch_machine]")
 {
-  Fixture most(step_of(plans::ActionKind::send_command, k_command, plans::Delivery::at_most_once),
+  Fixture most(step_of(plans::ActionKind::send_command, k_command, plans::CommandDelivery::at_most_once),
                BatchStatus::unknown);
   const Effects reported = most.machine->start(most.at);
   CHECK(reported.left_unfinished);
   CHECK(reported.schedule.empty());
 
-  Fixture least(step_of(plans::ActionKind::send_command, k_command, plans::Delivery::at_least_once),
+  Fixture least(step_of(plans::ActionKind::send_command, k_command, plans::CommandDelivery::at_least_once),
                 BatchStatus::unknown);
   REQUIRE(least.machine->start(least.at).needs_stored_request);
   CHECK(least.machine->on_stored_request(least.stored, least.at).schedule.at(0).want.purpose == Purpose::send);

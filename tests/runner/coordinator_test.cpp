@@ -5,8 +5,7 @@
 #include "runner/coordinator.hpp"
 
 #include "plans/plan_parser.hpp"
-#include "tests/support/fake_sender.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/fake_run.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -22,105 +21,6 @@ using state::BatchStatus;
 using std::chrono::milliseconds;
 
 namespace {
-
-// Answers a request differently from the sandbox, or returns nothing to let it answer.
-using Script = std::function<std::optional<api::ApiResult>(const api::RequestSpec&, const Responder& real)>;
-
-struct Fixture {
-  explicit Fixture(const std::string& plan_text, std::size_t devices = 300, Script script_in = {})
-      : sandbox(config()), script(std::move(script_in)),
-        sender(clock, [this](const api::RequestSpec& request) { return answer(request); })
-  {
-    sandbox.seed({devices, 3, 1'790'000'000'000});
-    auto parsed = plans::parse_plan(plan_text, "plan.yaml", [](const std::string&) { return std::nullopt; });
-    if (!parsed) FAIL(parsed.error().render_all());
-    plan = std::move(*parsed);
-    store = std::move(*state::StateStore::open((dir / "state.db").string(), state::OpenMode::create_if_missing));
-    settings.backoff.max_attempts = 4;
-  }
-
-  static sandbox::SandboxConfig config()
-  {
-    sandbox::SandboxConfig config;
-    config.runtime.job_threshold = 1'000'000; // 200 answers unless a test scripts a 202
-    return config;
-  }
-
-  api::ApiResult answer(const api::RequestSpec& request)
-  {
-    const Responder real = sandbox_responder(sandbox);
-    if (script) {
-      if (auto scripted = script(request, real)) return std::move(*scripted);
-    }
-    return real(request);
-  }
-
-  Coordinator coordinator() { return Coordinator(*store, plan, {sender, limiter, clock, stop}, settings); }
-
-  // What `apply --yes` does: a run, its lists, its steps, executed and finished.
-  RunResult apply()
-  {
-    Coordinator c = coordinator();
-    run_id = c.begin(state::RunKind::apply, {"/plans/plan.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
-    REQUIRE(c.resolve(run_id, nullptr).has_value());
-    c.record_steps(run_id, run_id);
-    const RunResult result = c.execute(run_id);
-    c.finish(run_id, result);
-    counters = c.counters();
-    return result;
-  }
-
-  // What `resume` does with the same run.
-  RunResult resume()
-  {
-    Coordinator c = coordinator();
-    REQUIRE(c.take_over(run_id).has_value());
-    const RunResult result = c.execute(run_id);
-    c.finish(run_id, result);
-    counters = c.counters();
-    return result;
-  }
-
-  std::map<BatchStatus, int> batch_states(int step = 0) const
-  {
-    std::map<BatchStatus, int> states;
-    for (const auto& batch : store->batches(run_id, step, false)) ++states[batch.status];
-    return states;
-  }
-
-  json fleet()
-  {
-    sandbox::Request request;
-    request.method = "GET";
-    request.path = "/_sandbox/devices";
-    return json::parse(sandbox.serve(request).body);
-  }
-
-  // Commands per device id, by name.
-  std::map<std::string, int> commands_named(const std::string& name)
-  {
-    std::map<std::string, int> out;
-    for (const auto& device : fleet()) {
-      for (const auto& command : device["commands"]) {
-        if (command["name"] == name) ++out[device["id"].get<std::string>()];
-      }
-    }
-    return out;
-  }
-
-  TempDir dir;
-  sandbox::Sandbox sandbox;
-  Script script;
-  FakeClock clock;
-  FakeSender sender;
-  RateLimiter limiter{0, 0, clock.now()};
-  std::atomic<bool> stop{false};
-  ExecutionSettings settings;
-  plans::Plan plan;
-  std::unique_ptr<state::StateStore> store;
-  std::string run_id;
-  RunCounters counters;
-};
 
 const char* k_patch_plan = R"(version: 1
 queries:
@@ -146,7 +46,7 @@ bool is_command_post(const api::RequestSpec& request)
 
 TEST_CASE("an apply sends each batch once and records every batch done", "[coordinator]")
 {
-  Fixture f(k_patch_plan);
+  FakeRun f(k_patch_plan);
   const RunResult result = f.apply();
   CHECK(result.outcome == RunOutcome::completed);
   CHECK(f.sender.count("PATCH", "/devices") == 6);
@@ -159,7 +59,7 @@ TEST_CASE("an apply sends each batch once and records every batch done", "[coord
 
 TEST_CASE("no more requests are in flight than the concurrency allows, and it is used", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 1000);
+  FakeRun f(k_patch_plan, 1000);
   f.settings.concurrency = 3;
   REQUIRE(f.apply().outcome == RunOutcome::completed);
   CHECK(f.sender.max_in_flight() == 3);
@@ -167,7 +67,7 @@ TEST_CASE("no more requests are in flight than the concurrency allows, and it is
 
 TEST_CASE("the rate limit spaces requests in time", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 1000);
+  FakeRun f(k_patch_plan, 1000);
   f.limiter = RateLimiter(10, 1, f.clock.now());
   f.settings.rate = 10;
   const auto started = f.clock.now();
@@ -179,7 +79,7 @@ TEST_CASE("the rate limit spaces requests in time", "[coordinator]")
 TEST_CASE("429s with Retry-After delay the batch and never fail it", "[coordinator]")
 {
   int throttled = 0;
-  Fixture f(k_patch_plan, 300, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+  FakeRun f(k_patch_plan, 300, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
     if (request.method == "PATCH" && throttled < 30) {
       ++throttled;
       return http_error(429, R"({"type":"TooManyRequests","message":"slow down"})", 3.0);
@@ -198,7 +98,7 @@ TEST_CASE("429s with Retry-After delay the batch and never fail it", "[coordinat
 TEST_CASE("a command applied but its answer lost is reconciled: no device gets it twice", "[coordinator]")
 {
   int commands = 0;
-  Fixture f(k_command_plan, 300,
+  FakeRun f(k_command_plan, 300,
             [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
               if (is_command_post(request) && ++commands == 2) {
                 real(request); // applied by the server, then the connection drops
@@ -217,7 +117,7 @@ TEST_CASE("a command applied but its answer lost is reconciled: no device gets i
 TEST_CASE("a command lost before the server applied it is narrowed and sent to the devices without it", "[coordinator]")
 {
   int commands = 0;
-  Fixture f(k_command_plan, 120,
+  FakeRun f(k_command_plan, 120,
             [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
               if (is_command_post(request) && ++commands == 1) return connection_lost(); // never reached the server
               return std::nullopt;
@@ -230,7 +130,7 @@ TEST_CASE("a command lost before the server applied it is narrowed and sent to t
 
 TEST_CASE("the failure budget stops sending once too many devices failed", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 1000, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+  FakeRun f(k_patch_plan, 1000, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
     if (request.method == "PATCH") return http_error(400, R"({"type":"Validation","message":"no"})");
     return std::nullopt;
   });
@@ -247,7 +147,7 @@ TEST_CASE("the failure budget stops sending once too many devices failed", "[coo
 TEST_CASE("a stop request ends the step after what is in flight, and resume finishes it", "[coordinator]")
 {
   int patches = 0;
-  Fixture f(k_patch_plan, 1000,
+  FakeRun f(k_patch_plan, 1000,
             [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
               if (request.method == "PATCH" && ++patches == 5) f.stop = true;
               return std::nullopt;
@@ -270,7 +170,7 @@ TEST_CASE("a batch left in flight by a killed process is re-sent for a patch and
           "[coordinator]")
 {
   for (const char* text : {k_patch_plan, k_command_plan}) {
-    Fixture f(text, 100);
+    FakeRun f(text, 100);
     // Run once with the sender stopping everything: record steps and batches only.
     f.stop = true;
     REQUIRE(f.apply().outcome == RunOutcome::interrupted);
@@ -298,7 +198,7 @@ TEST_CASE("a batch left in flight by a killed process is re-sent for a patch and
 
 TEST_CASE("a rejected token halts the run with nothing marked as applied", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 100, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+  FakeRun f(k_patch_plan, 100, [](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
     if (request.method == "PATCH")
       return http_error(401, R"({"type":"Unauthorized","message":"Invalid access token"})");
     return std::nullopt;
@@ -310,7 +210,7 @@ TEST_CASE("a rejected token halts the run with nothing marked as applied", "[coo
 
 TEST_CASE("a plan whose stored request changed under a batch in flight is refused on resume", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 100);
+  FakeRun f(k_patch_plan, 100);
   f.stop = true;
   REQUIRE(f.apply().outcome == RunOutcome::interrupted);
   f.store->execute("UPDATE batches SET status = 'sending', request_hash = 'x' WHERE batch_index = 0");
@@ -323,7 +223,7 @@ TEST_CASE("a plan whose stored request changed under a batch in flight is refuse
 TEST_CASE("a 202 job is followed to its end; an errored job fails its batch and the step", "[coordinator]")
 {
   std::map<std::string, int> polls;
-  Fixture f(k_patch_plan, 100,
+  FakeRun f(k_patch_plan, 100,
             [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
               if (request.method == "PATCH") {
                 real(request);
@@ -356,7 +256,7 @@ TEST_CASE("with --keep-going a step with failures does not stop the next one", "
                            "name: ping}\n";
   for (const bool keep_going : {false, true}) {
     int patches = 0;
-    Fixture f(plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    FakeRun f(plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
       if (request.method == "PATCH" && ++patches == 1) return http_error(400);
       return std::nullopt;
     });
@@ -370,7 +270,7 @@ TEST_CASE("with --keep-going a step with failures does not stop the next one", "
 
 TEST_CASE("resolution pages through the fleet by id cursor and stores every device once", "[coordinator]")
 {
-  Fixture f(k_patch_plan, 2500);
+  FakeRun f(k_patch_plan, 2500);
   REQUIRE(f.apply().outcome == RunOutcome::completed);
   CHECK(f.sender.count("GET", "/devices") == 3);
   std::set<std::string> ids;
@@ -381,7 +281,7 @@ TEST_CASE("resolution pages through the fleet by id cursor and stores every devi
 TEST_CASE("transient failures during resolution are retried; a 429 costs no attempt", "[coordinator]")
 {
   int gets = 0;
-  Fixture f(k_patch_plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+  FakeRun f(k_patch_plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
     if (request.method != "GET") return std::nullopt;
     ++gets;
     if (gets <= 3) return http_error(429, "{}", 1.0);
