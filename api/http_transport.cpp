@@ -10,13 +10,17 @@
 #include <Poco/Net/RejectCertificateHandler.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <thread>
 
 namespace fleetrun::api {
 
@@ -52,15 +56,137 @@ Poco::Timespan to_timespan(std::chrono::milliseconds ms)
   return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
 }
 
+} // namespace
+
+std::string without_credentials(std::string_view url)
+{
+  const auto scheme = url.find("://");
+  const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const auto end = url.find_first_of("/?#", start);
+  const auto at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + "***@" + std::string(url.substr(at + 1));
+}
+
+namespace {
+
+// Enforces each request's total deadline: a socket whose deadline passes is
+// shut down from this thread, which makes the read blocked on it fail at
+// once. A per-read timeout alone cannot stop an answer dripped one byte at a
+// time. One thread serves every transport of the process.
+class Watchdog {
+public:
+  static Watchdog& instance()
+  {
+    // Never destroyed: its thread waits on it until the process ends.
+    static Watchdog* const watchdog = new Watchdog;
+    return *watchdog;
+  }
+
+  // Registers `fd` until `deadline`; returns a ticket for disarm().
+  std::uint64_t arm(int fd, std::chrono::steady_clock::time_point deadline)
+  {
+    std::lock_guard lock(m_mutex);
+    const std::uint64_t ticket = ++m_last;
+    m_armed.emplace(ticket, Entry{fd, deadline, false});
+    m_wake.notify_all();
+    return ticket;
+  }
+
+  // Whether the deadline passed (and the socket was shut down) before this.
+  bool disarm(std::uint64_t ticket)
+  {
+    std::lock_guard lock(m_mutex);
+    const auto it = m_armed.find(ticket);
+    if (it == m_armed.end()) return false;
+    const bool fired = it->second.fired;
+    m_armed.erase(it);
+    return fired;
+  }
+
+private:
+  struct Entry {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    bool fired;
+  };
+
+  Watchdog()
+  {
+    std::thread([this] { run(); }).detach(); // lives as long as the process
+  }
+
+  [[noreturn]] void run()
+  {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& [ticket, entry] : m_armed) {
+        if (!entry.fired && entry.deadline <= now) {
+          ::shutdown(entry.fd, SHUT_RDWR); // the owner still holds the fd open: it unregisters first
+          entry.fired = true;
+        } else if (!entry.fired) {
+          next = std::min(next, entry.deadline);
+        }
+      }
+      m_wake.wait_until(lock, next);
+    }
+  }
+
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::map<std::uint64_t, Entry> m_armed;
+  std::uint64_t m_last = 0;
+};
+
+// Disarms the watchdog when the answer is in (or abandoned).
+class Armed {
+public:
+  Armed(int fd, std::chrono::steady_clock::time_point deadline) : m_ticket(Watchdog::instance().arm(fd, deadline)) {}
+  ~Armed() { disarm(); }
+  Armed(const Armed&) = delete;
+  Armed& operator=(const Armed&) = delete;
+  bool disarm()
+  {
+    if (m_done) return m_fired;
+    m_done = true;
+    m_fired = Watchdog::instance().disarm(m_ticket);
+    return m_fired;
+  }
+
+private:
+  std::uint64_t m_ticket;
+  bool m_done = false;
+  bool m_fired = false;
+};
+
 class PocoTransport final : public HttpTransport {
 public:
   explicit PocoTransport(const TransportOptions& options) : m_options(options)
   {
-    const Poco::URI uri(options.base_url);
-    if (uri.getScheme() != "http" && uri.getScheme() != "https") {
-      throw std::invalid_argument("API URL must start with http:// or https://, not \"" + options.base_url + "\"");
+    Poco::URI uri;
+    try {
+      uri = Poco::URI(options.base_url);
+    } catch (const Poco::Exception&) {
+      throw std::invalid_argument("the API URL \"" + without_credentials(options.base_url) + "\" is not a URL");
     }
-    if (uri.getHost().empty()) throw std::invalid_argument("API URL has no host: \"" + options.base_url + "\"");
+    if (uri.getScheme() != "http" && uri.getScheme() != "https") {
+      throw std::invalid_argument("API URL must start with http:// or https://, not \"" +
+                                  without_credentials(options.base_url) + "\"");
+    }
+    if (uri.getHost().empty()) {
+      throw std::invalid_argument("API URL has no host: \"" + without_credentials(options.base_url) + "\"");
+    }
+    if (!uri.getUserInfo().empty()) {
+      throw std::invalid_argument("the API URL \"" + without_credentials(options.base_url) +
+                                  "\" holds a user name or password; remove them: the API token is sent as a "
+                                  "header, read from the environment or --token-file");
+    }
+    if (!uri.getQuery().empty() || !uri.getFragment().empty()) {
+      throw std::invalid_argument("the API URL \"" + without_credentials(options.base_url) +
+                                  "\" has a query or fragment; give the base URL only, like https://api.losant.com");
+    }
     m_tls = uri.getScheme() == "https";
     m_host = uri.getHost();
     m_port = uri.getPort();
@@ -71,15 +197,18 @@ public:
         throw std::invalid_argument("cannot read CA file " + options.ca_file);
       }
       initialize_tls_once();
-      m_context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", options.ca_file,
-                                         options.insecure ? Poco::Net::Context::VERIFY_NONE
-                                                          : Poco::Net::Context::VERIFY_RELAXED,
-                                         9, true, "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH");
+      // VERIFY_STRICT: Poco checks the host name against the certificate
+      // only in strict mode when the host is a loopback address.
+      m_context =
+          new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", options.ca_file,
+                                 options.insecure ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT,
+                                 9, true, "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH");
     }
   }
 
   std::expected<HttpResponse, TransportFailure> send(const HttpRequest& request) override
   {
+    const auto started = std::chrono::steady_clock::now();
     Poco::Net::HTTPClientSession& session = this->session();
     Poco::Net::HTTPRequest http_request(request.method, m_base_path + request.target, Poco::Net::HTTPMessage::HTTP_1_1);
     http_request.setKeepAlive(true);
@@ -105,22 +234,42 @@ public:
       return fail(ErrorKind::transient, Delivery::not_sent, "could not send the request: " + error.displayText());
     }
 
-    // Phase two: the request left; losing the answer leaves its effect unknown.
+    // Phase two: the request left; losing the answer leaves its effect
+    // unknown. The whole answer must arrive by the request's deadline.
+    Armed watchdog(session.socket().impl()->sockfd(), started + m_options.request_timeout);
     try {
       Poco::Net::HTTPResponse http_response;
       std::istream& in = session.receiveResponse(http_response);
+      in.exceptions(std::ios::badbit); // a failed read throws instead of looking like the end
       HttpResponse response;
       response.status = static_cast<int>(http_response.getStatus());
-      Poco::StreamCopier::copyToString(in, response.body);
+      std::array<char, 64 * 1024> buffer{};
+      while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        response.body.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+        if (response.body.size() > m_options.max_answer_bytes) {
+          // Not worth another try: no answer of the API is anywhere near this.
+          return fail(ErrorKind::permanent, Delivery::maybe_sent,
+                      "the answer is larger than " + std::to_string(m_options.max_answer_bytes / (1024 * 1024)) +
+                          " MiB; stopped reading it");
+        }
+      }
+      if (watchdog.disarm()) return deadline_passed();
       for (const auto& [name, value] : http_response) response.headers.emplace_back(name, value);
       if (!http_response.getKeepAlive()) session.reset();
       return response;
-    } catch (const Poco::TimeoutException& error) {
+    } catch (const Poco::TimeoutException&) {
+      if (watchdog.disarm()) return deadline_passed();
       return fail(ErrorKind::timeout, Delivery::maybe_sent,
-                  "no response within " + std::to_string(m_options.read_timeout.count()) + " ms");
+                  "no data for " + std::to_string(m_options.read_timeout.count()) + " ms while waiting for the answer");
     } catch (const Poco::Exception& error) {
+      if (watchdog.disarm()) return deadline_passed();
       return fail(ErrorKind::transient, Delivery::maybe_sent,
                   "connection lost after the request was sent: " + error.displayText());
+    } catch (const std::ios_base::failure& error) {
+      if (watchdog.disarm()) return deadline_passed();
+      return fail(ErrorKind::transient, Delivery::maybe_sent,
+                  std::string("connection lost while reading the answer: ") + error.what());
     }
   }
 
@@ -138,6 +287,13 @@ private:
                             to_timespan(m_options.read_timeout));
     }
     return *m_session;
+  }
+
+  std::unexpected<TransportFailure> deadline_passed()
+  {
+    return fail(ErrorKind::timeout, Delivery::maybe_sent,
+                "no complete answer within " + std::to_string(m_options.request_timeout.count()) +
+                    " ms (the request's deadline)");
   }
 
   std::unexpected<TransportFailure> fail(ErrorKind kind, Delivery delivery, std::string message)

@@ -6,6 +6,7 @@
 #include "api/api_error.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <expected>
 #include <memory>
 #include <string>
@@ -38,13 +39,21 @@ struct TransportFailure {
 
 inline constexpr std::chrono::seconds k_default_connect_timeout{10};
 inline constexpr std::chrono::seconds k_default_read_timeout{60};
+// The whole exchange (writing the request, reading every byte of the answer)
+// ends by this deadline, however slowly a server drips its answer.
+inline constexpr std::chrono::seconds k_default_request_timeout{180};
+// An answer larger than this is refused: a device page of 1,000 devices is
+// about 1 MB.
+inline constexpr std::size_t k_default_max_answer_bytes = 64 * 1024 * 1024;
 
 struct TransportOptions {
   std::string base_url = "https://api.losant.com";
   std::string ca_file;   // extra trusted CA certificates (PEM); the system store is always used
   bool insecure = false; // skip certificate verification (warned about at start)
   std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
-  std::chrono::milliseconds read_timeout = k_default_read_timeout;
+  std::chrono::milliseconds read_timeout = k_default_read_timeout; // between two reads
+  std::chrono::milliseconds request_timeout = k_default_request_timeout;
+  std::size_t max_answer_bytes = k_default_max_answer_bytes;
 };
 
 class HttpTransport {
@@ -55,7 +64,11 @@ public:
   virtual std::expected<HttpResponse, TransportFailure> send(const HttpRequest& request) = 0;
 };
 
-// Throws std::invalid_argument for a malformed base URL or unreadable CA file.
+// `url` with any user name and password replaced by "***" (for messages).
+std::string without_credentials(std::string_view url);
+
+// Throws std::invalid_argument for a malformed base URL (one with credentials
+// among them; the message never repeats them) or an unreadable CA file.
 std::unique_ptr<HttpTransport> make_poco_transport(const TransportOptions& options);
 
 } // namespace fleetrun::api

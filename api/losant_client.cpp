@@ -1,5 +1,7 @@
 #include "api/losant_client.hpp"
 
+#include "api/answer_text.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +18,7 @@ const char* to_string(ErrorKind kind)
   case ErrorKind::transient: return "transient";
   case ErrorKind::timeout: return "timeout";
   case ErrorKind::auth: return "auth";
+  case ErrorKind::cancelled: return "cancelled";
   case ErrorKind::permanent: break;
   }
   return "permanent";
@@ -35,31 +38,49 @@ std::string ApiError::describe() const
   return text;
 }
 
+std::string ApiError::describe_with_request() const
+{
+  return request.empty() ? describe() : describe() + " [" + request + "]";
+}
+
+ApiError cancelled_error()
+{
+  ApiError error;
+  error.kind = ErrorKind::cancelled;
+  error.delivery = Delivery::not_sent;
+  error.message = "not sent: fleetrun is stopping";
+  return error;
+}
+
 ApiError error_from_response(const HttpResponse& response)
 {
   ApiError error;
   error.status = response.status;
   error.delivery = Delivery::answered;
-  const json body = json::parse(response.body, nullptr, false);
-  if (body.is_object()) {
-    error.type = body.value("type", "");
-    error.message = body.value("message", "");
+  if (json_depth_within(response.body)) {
+    const json body = json::parse(response.body, nullptr, false);
+    if (body.is_object()) {
+      if (const auto type = body.find("type"); type != body.end() && type->is_string()) error.type = *type;
+      if (const auto message = body.find("message"); message != body.end() && message->is_string())
+        error.message = *message;
+    }
   }
-  if (error.message.empty()) error.message = response.body.substr(0, 200);
-  if (response.status == 401 || response.status == 403) {
+  if (error.message.empty()) error.message = excerpt(response.body);
+  if (response.status >= 300 && response.status < 400) {
+    const std::string location = response.header("Location");
+    error.kind = ErrorKind::permanent;
+    error.message = "the API answered with a redirect" +
+                    (location.empty() ? std::string() : " to " + excerpt(location, 300)) +
+                    "; fleetrun does not follow redirects (the token would go along): check the API URL";
+  } else if (response.status == 401 || response.status == 403) {
     error.kind = ErrorKind::auth;
   } else if (response.status == 408 || response.status == 429 || response.status >= 500) {
     error.kind = ErrorKind::transient;
   } else {
     error.kind = ErrorKind::permanent;
   }
-  // Retry-After is delta-seconds here; an HTTP date is ignored (the scheduler backs off itself).
-  const std::string retry_after = response.header("Retry-After");
-  double seconds = 0;
-  if (!retry_after.empty()) {
-    const auto [ptr, ec] = std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
-    if (ec == std::errc() && ptr == retry_after.data() + retry_after.size() && seconds >= 0)
-      error.retry_after_s = seconds;
+  if (const std::string retry_after = response.header("Retry-After"); !retry_after.empty()) {
+    error.retry_after_s = parse_retry_after(retry_after);
   }
   return error;
 }
@@ -99,15 +120,39 @@ ApiResult LosantClient::send(const RequestSpec& spec)
   auto response = m_transport.send(request);
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  const std::string where = method + " " + m_options.base_url + path;
+  // Whatever a server or the network says is redacted before it is kept or
+  // shown anywhere: an answer may echo the token.
+  const auto failed = [&](ApiError error) -> ApiResult {
+    error.message = redact(std::move(error.message), m_options.token);
+    error.type = redact(std::move(error.type), m_options.token);
+    error.request = where;
+    return std::unexpected(std::move(error));
+  };
   // One line per request for operators; the path carries no secret, the headers are not logged.
   if (!response) {
-    spdlog::debug("{} {} -> {} ({} ms)", method, path, response.error().message, elapsed.count());
-    return std::unexpected(
-        ApiError{response.error().kind, response.error().delivery, 0, "", response.error().message, {}});
+    spdlog::debug("{} {} -> {} ({} ms)", method, path, redact(response.error().message, m_options.token),
+                  elapsed.count());
+    return failed({response.error().kind, response.error().delivery, 0, "", response.error().message, {}, {}});
   }
   spdlog::debug("{} {} -> {} ({} ms)", method, path, response->status, elapsed.count());
-  if (response->status < 200 || response->status >= 300) return std::unexpected(error_from_response(*response));
-  return ApiResponse{response->status, std::move(response->body), elapsed};
+  if (response->status < 200 || response->status >= 300) return failed(error_from_response(*response));
+  if (!json_depth_within(response->body)) {
+    if (method == "GET") {
+      return failed({ErrorKind::transient,
+                     Delivery::answered,
+                     response->status,
+                     "",
+                     "the answer nests deeper than " + std::to_string(k_max_answer_depth) +
+                         " levels; it is not an answer of the Losant API",
+                     {},
+                     {}});
+    }
+    // A change was answered 2xx: it was applied; only its details are unreadable.
+    spdlog::warn("{}: the answer nests deeper than {} levels; its details are ignored", where, k_max_answer_depth);
+    response->body = "{}";
+  }
+  return ApiResponse{response->status, redact(std::move(response->body), m_options.token), elapsed, where};
 }
 
 ApiResult LosantClient::get_devices(const DeviceListParams& params)

@@ -24,11 +24,13 @@ struct ApiResponse {
   int status = 0;
   std::string body;
   std::chrono::milliseconds elapsed{0};
+  std::string request; // "GET https://api.losant.com/applications/…/devices", for messages
 };
 
 using ApiResult = std::expected<ApiResponse, ApiError>;
 
 struct ClientOptions {
+  std::string base_url; // for messages: "GET https://api.losant.com/applications/…"
   std::string application_id;
   Secret token;
   std::string accept_version = "^1.29.3";

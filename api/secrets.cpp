@@ -17,6 +17,24 @@ std::string trim(std::string text)
 
 } // namespace
 
+namespace {
+
+// A token goes into a header line: a control character (a line break above
+// all) would end that line and start another of the server's choosing.
+std::expected<Secret, std::string> checked(std::string token, const std::string& where)
+{
+  for (const char c : token) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      return std::unexpected("the token in " + where +
+                             " contains a control character (a line break?); it cannot be sent in a header");
+    }
+  }
+  return Secret(std::move(token));
+}
+
+} // namespace
+
 std::expected<Secret, std::string> load_token(std::string_view env_name, std::string_view token_file)
 {
   if (!token_file.empty()) {
@@ -26,13 +44,13 @@ std::expected<Secret, std::string> load_token(std::string_view env_name, std::st
     std::getline(in, line);
     line = trim(line);
     if (line.empty()) return std::unexpected("the token file " + std::string(token_file) + " is empty");
-    return Secret(line);
+    return checked(std::move(line), "the file " + std::string(token_file));
   }
   const char* value = std::getenv(std::string(env_name).c_str());
   if (value == nullptr || trim(value).empty()) {
     return std::unexpected("no API token: set " + std::string(env_name) + " or pass --token-file FILE");
   }
-  return Secret(trim(value));
+  return checked(trim(value), "$" + std::string(env_name));
 }
 
 std::string redact(std::string text, const Secret& secret)

@@ -101,8 +101,8 @@ int main(int argc, char** argv)
   api::TransportOptions options;
   options.base_url = sandbox.url();
   auto transport = api::make_poco_transport(options);
-  api::LosantClient client(*transport,
-                           {testing::k_sandbox_application, api::Secret(testing::k_sandbox_token), "^1.29.3"});
+  api::LosantClient client(
+      *transport, {"http://sandbox", testing::k_sandbox_application, api::Secret(testing::k_sandbox_token), "^1.29.3"});
 
   api::DeviceListParams all;
   all.sort_field = "id";

@@ -16,6 +16,18 @@ if(FLEETRUN_WERROR)
   target_compile_options(fleetrun_warnings INTERFACE -Werror)
 endif()
 
+option(FLEETRUN_FUZZ "Build libFuzzer targets (needs clang; see docs/RELIABILITY.md)" OFF)
+if(FLEETRUN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FLEETRUN_FUZZ needs clang: -DCMAKE_CXX_COMPILER=clang++-16")
+  endif()
+  # Clang 16 supports what libstdc++ 12's <expected> needs (P0848) but does not
+  # say so in __cpp_concepts yet.
+  add_compile_options(-Wno-builtin-macro-redefined -D__cpp_concepts=202002L
+                      -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(FLEETRUN_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

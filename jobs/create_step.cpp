@@ -4,6 +4,8 @@
 // creating it again.
 #include "jobs/query_step_kinds.hpp"
 
+#include "api/json_read.hpp"
+
 #include <stdexcept>
 
 namespace fleetrun::jobs::detail {
@@ -25,7 +27,7 @@ public:
   }
   nlohmann::json outcome(const nlohmann::json& body, std::size_t) const override
   {
-    return {{"created", 1}, {"deviceId", body.value("id", "")}};
+    return {{"created", 1}, {"deviceId", api::string_member(body, "id")}};
   }
   OnUnknown on_unknown() const override { return OnUnknown::reconcile_creates; }
 

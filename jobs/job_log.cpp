@@ -1,5 +1,7 @@
 #include "jobs/job_log.hpp"
 
+#include "api/json_read.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace fleetrun::jobs {
@@ -22,7 +24,7 @@ const char* to_string(JobStatus status)
 JobState read_job_log(const json& log)
 {
   JobState state;
-  const std::string status = log.value("status", "");
+  const std::string status = api::string_member(log, "status");
   if (status == "queued")
     state.status = JobStatus::queued;
   else if (status == "inProgress")
@@ -34,22 +36,23 @@ JobState read_job_log(const json& log)
   else if (status == "failed")
     state.status = JobStatus::failed;
   if (auto progress = log.find("progress"); progress != log.end() && progress->is_object()) {
-    state.completed = progress->value("completed", std::int64_t{0});
-    state.total = progress->value("total", std::int64_t{0});
+    state.completed = api::integer_member(*progress, "completed").value_or(0);
+    state.total = api::integer_member(*progress, "total").value_or(0);
   }
   if (auto error = log.find("error"); error != log.end() && error->is_object()) {
-    state.error = error->value("name", "") + ": " + error->value("message", "");
+    state.error = api::string_member(*error, "name") + ": " + api::string_member(*error, "message");
   }
   if (auto output = log.find("output"); output != log.end() && output->is_object()) state.output_json = output->dump();
-  state.log_id = log.value("id", "");
+  state.log_id = api::string_member(log, "id");
   return state;
 }
 
 std::optional<JobState> find_job_log(const json& page, const std::string& job_id)
 {
-  if (!page.contains("items") || !page["items"].is_array()) return std::nullopt;
+  if (!page.is_object() || !page.contains("items") || !page["items"].is_array()) return std::nullopt;
   for (const auto& log : page["items"]) {
-    if (log.value("jobId", "") == job_id || log.value("id", "") == job_id) return read_job_log(log);
+    if (!log.is_object()) continue;
+    if (api::string_member(log, "jobId") == job_id || api::string_member(log, "id") == job_id) return read_job_log(log);
   }
   return std::nullopt;
 }

@@ -32,6 +32,7 @@ struct JobState {
 
 const char* to_string(JobStatus status);
 
+// Never throws: members of the wrong type read as absent.
 JobState read_job_log(const nlohmann::json& log);
 
 // The job log in a `GET /jobLogs` page whose jobId (or id) is `job_id`.

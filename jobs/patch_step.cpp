@@ -4,6 +4,8 @@
 #include "jobs/patch_step.hpp"
 #include "jobs/query_step_kinds.hpp"
 
+#include "api/json_read.hpp"
+
 namespace fleetrun::jobs {
 
 using nlohmann::json;
@@ -41,8 +43,10 @@ namespace {
 
 std::string tag_value(const json& device, const std::string& key)
 {
-  for (const auto& tag : device.value("tags", json::array())) {
-    if (tag.value("key", "") == key) return tag.value("value", "");
+  const auto tags = device.find("tags");
+  if (tags == device.end() || !tags->is_array()) return {};
+  for (const auto& tag : *tags) {
+    if (api::string_member(tag, "key") == key) return api::string_member(tag, "value");
   }
   return {};
 }
@@ -51,7 +55,7 @@ json* find_attribute(json& device, const std::string& name)
 {
   if (!device.contains("attributes") || !device["attributes"].is_array()) return nullptr;
   for (auto& attribute : device["attributes"]) {
-    if (attribute.value("name", "") == name) return &attribute;
+    if (api::string_member(attribute, "name") == name) return &attribute;
   }
   return nullptr;
 }
@@ -95,7 +99,7 @@ std::vector<FieldChange> patch_changes(const json& device, const json& params)
       } else if (target == "attribute" || target == "attributeSystem") {
         const std::string name = operation == "add" ? op["value"].value("name", "") : attribute;
         json* existing = find_attribute(after, name);
-        record("attributes." + name, existing ? json(existing->value("dataType", "")) : json(nullptr),
+        record("attributes." + name, existing ? json(api::string_member(*existing, "dataType")) : json(nullptr),
                operation == "add" ? json(op["value"].value("dataType", "")) : json(nullptr));
       } else if (target.starts_with("attribute")) {
         json* existing = find_attribute(after, attribute);
@@ -106,8 +110,9 @@ std::vector<FieldChange> patch_changes(const json& device, const json& params)
         json before = existing ? field_value(*existing, what) : json(nullptr);
         if (target == "attributeTag") {
           const std::string key = operation == "set" ? op["value"].value("key", "") : op.value("tagKey", "");
-          before = existing && existing->contains("attributeTags") ? field_value((*existing)["attributeTags"], key)
-                                                                   : json(nullptr);
+          before = existing && existing->contains("attributeTags") && (*existing)["attributeTags"].is_object()
+                       ? field_value((*existing)["attributeTags"], key)
+                       : json(nullptr);
           record("attributes." + attribute + ".tags." + key, before,
                  operation == "set" ? op["value"]["value"] : json(nullptr));
         } else {

@@ -42,6 +42,7 @@ struct Fetched {
   DevicePage page;
   std::optional<api::ApiError> error;
   bool last = false;
+  bool over_expected = false; // stopped after expect.max
 };
 
 // Pages travel from the fetching thread to the caller's through this queue,
@@ -87,13 +88,14 @@ private:
   bool m_abandoned = false;
 };
 
-api::ApiError malformed_page(const std::string& what)
+api::ApiError malformed_page(const std::string& what, const std::string& request)
 {
   api::ApiError error;
   error.kind = api::ErrorKind::permanent;
   error.delivery = api::Delivery::answered;
   error.status = 200;
   error.message = "the device list answer could not be read: " + what;
+  error.request = request;
   return error;
 }
 
@@ -115,6 +117,8 @@ void fetch_pages(const plans::QuerySpec& spec, const FetchPage& fetch, int per_p
   const bool by_cursor = spec.has_advanced_query || spec.matches_everything();
   const json base_query = spec.has_advanced_query ? json::parse(spec.query_json) : json::object();
   std::string last_id;
+  std::optional<std::int64_t> reported; // the first page's totalCount
+  std::int64_t seen = 0;
   for (int page = 0;; ++page) {
     if (by_cursor) {
       params.page = 0;
@@ -133,29 +137,71 @@ void fetch_pages(const plans::QuerySpec& spec, const FetchPage& fetch, int per_p
     }
     auto index = api::index_device_page(result->body);
     if (!index) {
-      queue.push({{}, malformed_page(index.error()), true});
+      queue.push({{}, malformed_page(index.error(), result->request), true});
       return;
     }
     const auto received = static_cast<std::int64_t>(index->items.size());
+    if (received > per_page) {
+      queue.push({{},
+                  malformed_page(std::to_string(received) + " devices in a page of " + std::to_string(per_page),
+                                 result->request),
+                  true});
+      return;
+    }
+    // A totalCount below zero means nothing.
+    const auto total_count =
+        index->total_count && *index->total_count >= 0 ? index->total_count : std::optional<std::int64_t>();
+    if (!reported && total_count) reported = total_count;
     // A short page is the last; so is one that brings the count the server
     // reported (the rest of the cursor's range, or all pages by offset), which
     // spares asking for an empty page when the total is a multiple of a page.
-    const std::int64_t seen = by_cursor ? received : static_cast<std::int64_t>(page) * per_page + received;
-    const bool last =
-        received < per_page || (index->total_count && seen >= *index->total_count) || index->items.empty();
+    const std::int64_t in_range = by_cursor ? received : static_cast<std::int64_t>(page) * per_page + received;
+    const bool last = received < per_page || (total_count && in_range >= *total_count) || index->items.empty();
     Fetched fetched;
     fetched.last = last;
     fetched.page.reserve(index->items.size());
-    for (auto& item : index->items) fetched.page.emplace_back(std::move(item.id), std::string(item.document));
-    if (!fetched.page.empty()) last_id = fetched.page.back().first;
-    if (!queue.push(std::move(fetched)) || last) return;
+    for (auto& item : index->items) {
+      if (!last_id.empty() && item.id <= last_id) {
+        queue.push({{},
+                    malformed_page("device " + item.id + " came after " + last_id +
+                                       ": the pages are out of id order or repeated; stopping",
+                                   result->request),
+                    true});
+        return;
+      }
+      last_id = item.id;
+      fetched.page.emplace_back(std::move(item.id), std::string(item.document));
+    }
+    seen += received;
+    if (reported && seen > *reported + std::max<std::int64_t>(1000, *reported / 10)) {
+      queue.push({{},
+                  malformed_page("the API keeps sending devices: " + std::to_string(seen) + " so far, but it " +
+                                     "reported " + std::to_string(*reported) + " in all; stopping",
+                                 result->request),
+                  true});
+      return;
+    }
+    if (seen > k_max_devices_per_query) {
+      queue.push({{},
+                  malformed_page("more than " + std::to_string(k_max_devices_per_query) +
+                                     " devices for one query, the most fleetrun reads; stopping",
+                                 result->request),
+                  true});
+      return;
+    }
+    if (spec.expect_max && seen > *spec.expect_max) {
+      fetched.last = true;
+      fetched.over_expected = true;
+    }
+    const bool final_page = fetched.last;
+    if (!queue.push(std::move(fetched)) || final_page) return;
   }
 }
 
 } // namespace
 
-std::expected<std::int64_t, api::ApiError> resolve_query(const plans::QuerySpec& spec, const FetchPage& fetch,
-                                                         const std::function<void(DevicePage&&)>& sink, int per_page)
+std::expected<Resolved, api::ApiError> resolve_query(const plans::QuerySpec& spec, const FetchPage& fetch,
+                                                     const std::function<void(DevicePage&&)>& sink, int per_page)
 {
   // Fetching the next page overlaps storing this one: the cursor needs only
   // the last id, which the fetching thread reads from the page it received.
@@ -177,13 +223,14 @@ std::expected<std::int64_t, api::ApiError> resolve_query(const plans::QuerySpec&
       thread.join();
     }
   } join{queue, fetcher};
-  std::int64_t total = 0;
+  Resolved resolved;
   for (;;) {
     Fetched fetched = queue.pop();
     if (fetched.error) return std::unexpected(*fetched.error);
-    total += static_cast<std::int64_t>(fetched.page.size());
+    resolved.total += static_cast<std::int64_t>(fetched.page.size());
     if (!fetched.page.empty()) sink(std::move(fetched.page));
-    if (fetched.last) return total;
+    if (fetched.over_expected) resolved.complete = false;
+    if (fetched.last) return resolved;
   }
 }
 

@@ -9,10 +9,9 @@ namespace fleetrun::plans {
 
 std::string render(const Diagnostic& diagnostic, const std::vector<std::string>& source_lines)
 {
-  std::string out = diagnostic.file;
-  if (diagnostic.location.line > 0) {
-    out += ":" + std::to_string(diagnostic.location.line) + ":" + std::to_string(diagnostic.location.column);
-  }
+  // A problem without a position is one of the whole file: file:1:1.
+  const Location at = diagnostic.location.line > 0 ? diagnostic.location : Location{1, 1};
+  std::string out = diagnostic.file + ":" + std::to_string(at.line) + ":" + std::to_string(std::max(1, at.column));
   out += ": error: " + diagnostic.message + "\n";
   const int line = diagnostic.location.line;
   if (line > 0 && static_cast<std::size_t>(line) <= source_lines.size()) {

@@ -6,6 +6,8 @@
 #include "losant/schemas.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -45,10 +47,124 @@ const json* resolve_in_plan_schema(std::string_view ref)
   return schema.contains(pointer) ? &schema.at(pointer) : nullptr;
 }
 
+// Typed reads that never throw: a value of the wrong type has been reported
+// by the schema check already; here it reads as the fallback.
+std::string text_of(const json& object, const char* key, std::string fallback = {})
+{
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+bool flag_of(const json& object, const char* key, bool fallback)
+{
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+// Where byte `offset` of `text` stands, 1-based; columns count characters.
+Location position_of(const std::string& text, std::size_t offset)
+{
+  Location at{1, 1};
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else if ((byte & 0xC0U) != 0x80U) {
+      ++at.column;
+    }
+  }
+  return at;
+}
+
+std::string normalized_line_ends(const std::string& text)
+{
+  if (text.find('\r') == std::string::npos) return text;
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out.push_back('\n');
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// A source line as a diagnostic may show it: control characters as `?`.
+std::string printable(std::string line)
+{
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '?';
+  }
+  return line;
+}
+
+// The length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8.
+std::size_t utf8_length(const std::string& text, std::size_t i)
+{
+  const auto byte = [&](std::size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0U; };
+  const unsigned lead = byte(i);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned minimum = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    minimum = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    minimum = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    minimum = 0x10000;
+  } else {
+    return 0;
+  }
+  unsigned code = lead & (0xFFU >> (length + 1));
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0U) != 0x80U) return 0;
+    code = (code << 6U) | (byte(i + k) & 0x3FU);
+  }
+  if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+// Problems of the file as a whole, found before any YAML is read.
+std::optional<Diagnostic> check_text(const std::string& text, const std::string& file)
+{
+  if (text.size() > k_max_plan_bytes) {
+    return Diagnostic{file,
+                      {1, 1},
+                      "the plan is larger than " + std::to_string(k_max_plan_bytes / (1024 * 1024)) +
+                          " MiB, the limit for a plan file; is this the right file?"};
+  }
+  if (text.find_first_not_of(" \t\n") == std::string::npos) {
+    return Diagnostic{file, {1, 1}, "the plan is empty; a plan needs version, queries and steps"};
+  }
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\0') {
+      return Diagnostic{file, position_of(text, i), "the plan contains a NUL byte; is this a text file?"};
+    }
+    const std::size_t length = utf8_length(text, i);
+    if (length == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[i])));
+      return Diagnostic{file, position_of(text, i),
+                        std::string("the plan is not valid UTF-8 here (byte ") + hex + "); save it as UTF-8"};
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
 class PlanReader {
 public:
-  PlanReader(const YamlDocument& document, std::string file, const Environment& env)
-      : m_doc(document), m_file(std::move(file)), m_env(env)
+  PlanReader(const YamlDocument& document, std::string file, const Environment& env, const std::string& text)
+      : m_doc(document), m_file(std::move(file)), m_env(env), m_text(text)
   {
   }
 
@@ -60,11 +176,11 @@ public:
       report("", "a plan is a YAML mapping with version, queries and steps");
       return std::nullopt;
     }
-    forbid_tokens(root);
-    const std::string token_env = root.contains("target") && root["target"].is_object()
-                                      ? root["target"].value("token_env", std::string("LOSANT_API_TOKEN"))
-                                      : std::string("LOSANT_API_TOKEN");
+    forbid_token_keys(root, "");
+    const std::string token_env = text_of(root.value("target", json::object()), "token_env", "LOSANT_API_TOKEN");
     interpolate(root, "", token_env);
+    for (const auto& [token, source] : known_tokens(root, token_env)) forbid_token_values(root, "", token, source);
+    if (!all_utf8(root, "")) return std::nullopt; // nothing below could print such a value
     validate_structure(root);
     Plan plan = build(root);
     check_references(plan, root);
@@ -94,24 +210,92 @@ private:
     return std::find(token_keys().begin(), token_keys().end(), key) != token_keys().end();
   }
 
-  // A token in the plan would be copied into the state file and every report.
-  void forbid_tokens(const json& root)
+  // Strings from escapes ("\xFF") or ${VAR}s can still be invalid UTF-8.
+  bool all_utf8(const json& value, const std::string& path)
   {
-    const auto& k_token_keys = token_keys();
-    const auto check = [&](const json& object, const std::string& base) {
-      if (!object.is_object()) return;
-      for (const auto& key : k_token_keys) {
-        if (object.contains(key)) {
-          const std::string path = base.empty() ? key : base + "." + key;
-          report(path,
-                 path + ": a plan never holds the API token; name the variable that does with token_env "
-                        "(default LOSANT_API_TOKEN) or a file with token_file",
+    bool ok = true;
+    if (value.is_object()) {
+      for (const auto& [key, child] : value.items()) ok = all_utf8(child, path.empty() ? key : path + "." + key) && ok;
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i)
+        ok = all_utf8(value[i], path + "[" + std::to_string(i) + "]") && ok;
+    } else if (value.is_string()) {
+      const auto& text = value.get_ref<const std::string&>();
+      for (std::size_t i = 0; i < text.size();) {
+        const std::size_t length = utf8_length(text, i);
+        if (length == 0 || text[i] == '\0') {
+          report(path, where(path) + "the value is not valid UTF-8 text (from an escape or a ${VAR})");
+          return false;
+        }
+        i += length;
+      }
+    }
+    return ok;
+  }
+
+  // A token in the plan would be copied into the state file and every
+  // report: no field that names one, at any depth...
+  void forbid_token_keys(const json& value, const std::string& path)
+  {
+    if (value.is_object()) {
+      for (const auto& [key, child] : value.items()) {
+        const std::string child_path = path.empty() ? key : path + "." + key;
+        if (is_token_key(key)) {
+          report(child_path,
+                 child_path + ": a plan never holds the API token; name the variable that does with "
+                              "target.token_env (default LOSANT_API_TOKEN) or a file with target.token_file",
                  true);
         }
+        forbid_token_keys(child, child_path);
       }
-    };
-    check(root, "");
-    if (root.contains("target")) check(root["target"], "target");
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) forbid_token_keys(value[i], path + "[" + std::to_string(i) + "]");
+    }
+  }
+
+  // ...and no value that holds the token itself, written out or through a
+  // ${VAR} that happens to hold it. The tokens are read where a run would
+  // read them; the messages never show them.
+  std::vector<std::pair<std::string, std::string>> known_tokens(const json& root, const std::string& token_env) const
+  {
+    std::vector<std::pair<std::string, std::string>> tokens; // value, where it comes from
+    for (const std::string& name : {token_env, std::string("LOSANT_API_TOKEN")}) {
+      if (auto value = m_env(name); value && !value->empty()) tokens.emplace_back(*value, "$" + name);
+    }
+    const std::string file = text_of(root.value("target", json::object()), "token_file");
+    if (!file.empty()) {
+      std::ifstream in(file);
+      std::string line;
+      if (in && std::getline(in, line)) {
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+        if (!line.empty()) tokens.emplace_back(line, "the token file " + file);
+      }
+    }
+    std::erase_if(tokens, [](const auto& token) { return token.first.size() < 4; }); // too short to mean anything
+    return tokens;
+  }
+
+  void forbid_token_values(const json& value, const std::string& path, const std::string& token,
+                           const std::string& source)
+  {
+    if (value.is_object()) {
+      for (const auto& [key, child] : value.items())
+        forbid_token_values(child, path.empty() ? key : path + "." + key, token, source);
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i)
+        forbid_token_values(value[i], path + "[" + std::to_string(i) + "]", token, source);
+    } else if (value.is_string() && value.get<std::string>().find(token) != std::string::npos) {
+      report(path, where(path) + "this value holds the API token (the value of " + source +
+                       "); a plan never holds it, or it would be copied into the state file and every report");
+    }
+    if (path.empty()) {
+      // In the text itself (a comment, an unused field): the plan's text is stored with each run.
+      if (const auto at = m_text.find(token); at != std::string::npos && problems.empty()) {
+        problems.push_back({m_file, position_of(m_text, at),
+                            "the plan's text holds the API token (the value of " + source +
+                                "); remove it: the text of a plan is stored with every run"});
+      }
+    }
   }
 
   // ${VAR} in any string value, from the environment; $${ stays a literal ${.
@@ -222,17 +406,17 @@ private:
   Plan build(const json& root)
   {
     Plan plan;
-    plan.name = root.value("name", "");
-    plan.description = root.value("description", "");
+    plan.name = text_of(root, "name");
+    plan.description = text_of(root, "description");
     if (auto target = root.find("target"); target != root.end() && target->is_object()) {
-      plan.target.api_url = target->value("api_url", "");
-      plan.target.application_id = target->value("application", "");
-      plan.target.token_env = target->value("token_env", std::string("LOSANT_API_TOKEN"));
-      plan.target.token_file = target->value("token_file", "");
+      plan.target.api_url = text_of(*target, "api_url");
+      plan.target.application_id = text_of(*target, "application");
+      plan.target.token_env = text_of(*target, "token_env", std::string("LOSANT_API_TOKEN"));
+      plan.target.token_file = text_of(*target, "token_file");
     }
     if (auto options = root.find("options"); options != root.end() && options->is_object()) {
       plan.options.on_drift =
-          options->value("on_drift", "abort") == "use_snapshot" ? OnDrift::use_snapshot : OnDrift::abort;
+          text_of(*options, "on_drift", "abort") == "use_snapshot" ? OnDrift::use_snapshot : OnDrift::abort;
       const auto number = [&](const char* key) -> std::optional<double> {
         const auto it = options->find(key);
         return it != options->end() && it->is_number() ? std::optional(it->get<double>()) : std::nullopt;
@@ -255,15 +439,15 @@ private:
           query.query_json = q->dump();
           query.has_advanced_query = true;
         }
-        query.filter = spec.value("filter", "");
+        query.filter = text_of(spec, "filter");
         if (spec.contains("device_class")) query.device_classes = strings_of(spec["device_class"]);
         if (auto tags = spec.find("tags"); tags != spec.end() && tags->is_array()) {
           for (const auto& tag : *tags) {
-            if (tag.is_object()) query.tags.emplace_back(tag.value("key", ""), tag.value("value", ""));
+            if (tag.is_object()) query.tags.emplace_back(text_of(tag, "key"), text_of(tag, "value"));
           }
         }
-        query.parent_id = spec.value("parent_id", "");
-        query.deleted = spec.value("deleted", false);
+        query.parent_id = text_of(spec, "parent_id");
+        query.deleted = flag_of(spec, "deleted", false);
         if (auto expect = spec.find("expect"); expect != spec.end() && expect->is_object()) {
           if (expect->contains("min") && (*expect)["min"].is_number_integer())
             query.expect_min = (*expect)["min"].get<std::int64_t>();
@@ -285,22 +469,22 @@ private:
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const json& spec = (*steps)[i];
         if (!spec.is_object()) continue;
-        const auto action = action_from_name(spec.value("action", ""));
+        const auto action = action_from_name(text_of(spec, "action"));
         if (!action) continue;
         Step step;
-        step.id = spec.value("id", "");
+        step.id = text_of(spec, "id");
         step.action = *action;
-        step.query = spec.value("query", "");
+        step.query = text_of(spec, "query");
         step.location = m_doc.locate("steps[" + std::to_string(i) + "]");
         if (spec.contains("batch_size") && spec["batch_size"].is_number_integer())
           step.batch_size = spec["batch_size"].get<int>();
-        step.allow_whole_fleet = spec.value("allow_whole_fleet", false);
-        step.resend_unknown_export = spec.value("on_unknown", "report") == "resend";
-        const std::string delivery = spec.value("delivery", "effectively_once");
+        step.allow_whole_fleet = flag_of(spec, "allow_whole_fleet", false);
+        step.resend_unknown_export = text_of(spec, "on_unknown", "report") == "resend";
+        const std::string delivery = text_of(spec, "delivery", "effectively_once");
         step.delivery = delivery == "at_most_once"    ? CommandDelivery::at_most_once
                         : delivery == "at_least_once" ? CommandDelivery::at_least_once
                                                       : CommandDelivery::effectively_once;
-        step.description = spec.value("description", "");
+        step.description = text_of(spec, "description");
         if (spec.contains("job_timeout_seconds") && spec["job_timeout_seconds"].is_number_integer()) {
           step.job_timeout_seconds = spec["job_timeout_seconds"].get<int>();
         }
@@ -335,7 +519,7 @@ private:
       seen_ids.push_back(id);
     }
     for (std::size_t i = 0, s = 0; i < steps.size() && s < plan.steps.size(); ++i) {
-      if (!steps[i].is_object() || !action_from_name(steps[i].value("action", ""))) continue;
+      if (!steps[i].is_object() || !action_from_name(text_of(steps[i], "action"))) continue;
       const Step& step = plan.steps[s++];
       const std::string path = "steps[" + std::to_string(i) + "]";
       if (step.action == ActionKind::create || step.query.empty()) continue;
@@ -365,6 +549,7 @@ private:
   const YamlDocument& m_doc;
   std::string m_file;
   const Environment& m_env;
+  const std::string& m_text;
 };
 
 } // namespace
@@ -385,16 +570,18 @@ Environment process_environment()
   };
 }
 
-std::expected<Plan, ParseFailure> parse_plan(const std::string& text, const std::string& file, const Environment& env)
+std::expected<Plan, ParseFailure> parse_plan(const std::string& raw_text, const std::string& file,
+                                             const Environment& env)
 {
+  // Line ends as CR LF or CR alone read as LF; the hash stays the raw text's.
+  const std::string text = normalized_line_ends(raw_text);
+  std::vector<std::string> source_lines;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) source_lines.push_back(printable(line));
+  if (auto problem = check_text(text, file)) return std::unexpected(ParseFailure{{*problem}, source_lines});
   auto document = load_yaml(text, file);
-  if (!document) {
-    ParseFailure failure{document.error(), {}};
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) failure.source_lines.push_back(line);
-    return std::unexpected(std::move(failure));
-  }
-  PlanReader reader(*document, file, env);
+  if (!document) return std::unexpected(ParseFailure{document.error(), source_lines});
+  PlanReader reader(*document, file, env, text);
   auto plan = reader.read(document->value);
   if (!plan) {
     auto problems = std::move(reader.problems);
@@ -404,18 +591,21 @@ std::expected<Plan, ParseFailure> parse_plan(const std::string& text, const std:
     return std::unexpected(ParseFailure{std::move(problems), document->lines});
   }
   plan->source_path = file;
-  plan->text = text;
-  plan->text_hash = sha256_hex(text);
+  plan->text = raw_text;
+  plan->text_hash = sha256_hex(raw_text);
   return std::move(*plan);
 }
 
 std::expected<Plan, ParseFailure> load_plan_file(const std::string& path, const Environment& env)
 {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(ParseFailure{{{path, {}, "cannot read the plan file"}}, {}});
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_plan(buffer.str(), path, env);
+  if (!in) return std::unexpected(ParseFailure{{{path, {1, 1}, "cannot read the plan file"}}, {}});
+  // Read no more than the limit allows (the file may be a device or a pipe).
+  std::string text(k_max_plan_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) return std::unexpected(ParseFailure{{{path, {1, 1}, "cannot read the plan file"}}, {}});
+  return parse_plan(text, path, env);
 }
 
 const std::string& plan_schema_text()

@@ -15,6 +15,10 @@
 
 namespace fleetrun::plans {
 
+// The largest plan file read; a larger one is refused (exit 2) without being
+// read whole. Docs: docs/PLAN-FORMAT.md, "Limits".
+inline constexpr std::size_t k_max_plan_bytes = 4 * 1024 * 1024;
+
 struct ParseFailure {
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> source_lines;

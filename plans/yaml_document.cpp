@@ -54,8 +54,19 @@ public:
   {
   }
 
-  json convert(const YAML::Node& node, const std::string& path)
+  json convert(const YAML::Node& node, const std::string& path, int depth = 0)
   {
+    if (m_stopped) return nullptr;
+    if (++m_nodes > k_max_yaml_nodes) {
+      stop(node, "the plan has more than " + std::to_string(k_max_yaml_nodes) +
+                     " YAML nodes (aliases counted as expanded); is an alias repeated inside itself?");
+      return nullptr;
+    }
+    if (depth > k_max_yaml_depth) {
+      stop(node, "the plan nests more than " + std::to_string(k_max_yaml_depth) +
+                     " levels deep here; does an alias refer to itself?");
+      return nullptr;
+    }
     m_document.value_locations[path] = location_of(node.Mark());
     switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -65,7 +76,7 @@ public:
       json out = json::array();
       std::size_t index = 0;
       for (const auto& item : node) {
-        out.push_back(convert(item, path + "[" + std::to_string(index++) + "]"));
+        out.push_back(convert(item, path + "[" + std::to_string(index++) + "]", depth + 1));
       }
       return out;
     }
@@ -84,7 +95,7 @@ public:
           continue;
         }
         m_document.key_locations[key_path] = location_of(entry.first.Mark());
-        out[key] = convert(entry.second, key_path);
+        out[key] = convert(entry.second, key_path, depth + 1);
       }
       return out;
     }
@@ -93,9 +104,19 @@ public:
   }
 
 private:
+  void stop(const YAML::Node& node, std::string message)
+  {
+    m_stopped = true;
+    Location where = location_of(node.Mark());
+    if (where.line == 0) where = {1, 1};
+    m_problems.push_back({m_file, where, std::move(message)});
+  }
+
   YamlDocument& m_document;
   std::vector<Diagnostic>& m_problems;
   const std::string& m_file;
+  std::size_t m_nodes = 0;
+  bool m_stopped = false;
 };
 
 } // namespace
@@ -106,10 +127,10 @@ Location YamlDocument::locate(const std::string& path, bool prefer_key) const
   bool exact = true;
   while (true) {
     if (exact && prefer_key) {
-      if (auto it = key_locations.find(current); it != key_locations.end()) return it->second;
+      if (auto it = key_locations.find(current); it != key_locations.end() && it->second.line > 0) return it->second;
     }
-    if (auto it = value_locations.find(current); it != value_locations.end()) return it->second;
-    if (current.empty()) return {};
+    if (auto it = value_locations.find(current); it != value_locations.end() && it->second.line > 0) return it->second;
+    if (current.empty()) return {1, 1}; // a problem of the whole file
     // Drop the last component: `a.b[2]` -> `a.b`, `a.b` -> `a`.
     const auto dot = current.find_last_of('.');
     const auto bracket = current.find_last_of('[');
@@ -133,7 +154,9 @@ std::expected<YamlDocument, std::vector<Diagnostic>> load_yaml(const std::string
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    problems.push_back({file, location_of(error.mark), "invalid YAML: " + error.msg});
+    Location where = location_of(error.mark);
+    if (where.line == 0) where = {1, 1};
+    problems.push_back({file, where, "invalid YAML: " + error.msg});
     return std::unexpected(problems);
   }
   Converter converter(document, problems, file);

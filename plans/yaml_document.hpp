@@ -26,9 +26,16 @@ struct YamlDocument {
   Location locate(const std::string& path, bool prefer_key = false) const;
 };
 
+// What a plan's YAML may hold at most: nodes counted with every alias
+// expanded (a kilobyte of nested aliases can stand for billions of nodes),
+// and how deeply they nest (an alias that refers to itself nests for ever).
+inline constexpr std::size_t k_max_yaml_nodes = 200'000;
+inline constexpr int k_max_yaml_depth = 64;
+
 // Plain scalars resolve as YAML 1.2's core schema (null, booleans, integers,
 // floats, else strings); quoted scalars are always strings. Duplicate keys
-// are errors. Returns every problem found.
+// are errors. Over a limit above, conversion stops with a problem at the
+// node where it was hit. Returns every problem found.
 std::expected<YamlDocument, std::vector<Diagnostic>> load_yaml(const std::string& text, const std::string& file);
 
 } // namespace fleetrun::plans

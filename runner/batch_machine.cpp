@@ -1,5 +1,6 @@
 #include "runner/batch_machine.hpp"
 
+#include "api/json_read.hpp"
 #include "jobs/job_log.hpp"
 #include "losant/time_format.hpp"
 #include "plans/plan.hpp"
@@ -89,7 +90,11 @@ bool BatchMachine::is_final() const
 std::int64_t BatchMachine::failed_devices() const
 {
   if (m_record.status == BatchStatus::failed) return m_record.device_count;
-  if (m_record.status == BatchStatus::done) return m_kind.failed_count(parse_or_discarded(m_record.outcome_json));
+  if (m_record.status == BatchStatus::done) {
+    // An answer's count is the server's word: kept within the batch.
+    return std::clamp<std::int64_t>(m_kind.failed_count(parse_or_discarded(m_record.outcome_json)), 0,
+                                    m_record.device_count);
+  }
   return 0;
 }
 
@@ -330,6 +335,22 @@ void BatchMachine::retry(const Want& want, const api::ApiError& error, const Mom
   // A 429 says "slower", not "this request is wrong": it uses up neither the
   // batch's attempts nor the run's retry budget (the rate limiter slows down).
   const bool throttled = error.status == 429;
+  if (error.retry_after_s && *error.retry_after_s > static_cast<double>(m_policy.max_retry_after.count())) {
+    // Waiting that long in a process someone is watching (or a scheduler
+    // will kill) helps nobody: stop, and let resume continue when it is time.
+    const auto wait_ms = static_cast<std::int64_t>(*error.retry_after_s * 1000);
+    if (want.purpose == Purpose::send) {
+      m_record.status = BatchStatus::retry_wait;
+      m_record.next_attempt_ms = at.wall_ms + wait_ms;
+      m_record.error = error.describe();
+      effects.persist = true;
+    }
+    effects.halt = Halt::asked_to_wait;
+    effects.halt_message = "the API asked to wait " + std::to_string(wait_ms / 1000) + " s (Retry-After) before " +
+                           describe() + ", more than the " + std::to_string(m_policy.max_retry_after.count()) +
+                           " s the run may wait (--max-retry-after); `fleetrun resume` continues it then";
+    return;
+  }
   // A send counts against the batch's attempts; a follow-up request (one
   // device's history, a job poll) against its own.
   int& failures = want.purpose == Purpose::send ? m_failures : m_follow_up_failures[follow_up_key(want)];
@@ -494,7 +515,7 @@ void BatchMachine::on_history(const Want& want, const api::ApiResult& result, co
       const auto time = command.contains("time") && command["time"].is_string()
                             ? losant::parse_iso8601_ms(command["time"].get<std::string>())
                             : std::nullopt;
-      if (command.value("name", "") == m_command_name && time == m_command_time) delivered = true;
+      if (api::string_member(command, "name") == m_command_name && time == m_command_time) delivered = true;
     }
     if (!delivered) m_missing.push_back(want.device_id);
     ++allowance.counters.reconciled_devices;
@@ -555,9 +576,8 @@ void BatchMachine::on_lookup(const Want& want, const api::ApiResult& result, con
   if (!page["items"].empty()) {
     effects.notes.push_back(event("batch_reconciled", describe() + ": the device exists already; not created again"));
     const json& first = page["items"][0];
-    finish(BatchStatus::done,
-           {{"created", 1}, {"deviceId", first.is_object() ? first.value("id", "") : ""}, {"reconciled", true}}, "", at,
-           effects);
+    finish(BatchStatus::done, {{"created", 1}, {"deviceId", api::string_member(first, "id")}, {"reconciled", true}}, "",
+           at, effects);
     return;
   }
   effects.notes.push_back(event("batch_resent", describe() + ": the device does not exist; creating it"));

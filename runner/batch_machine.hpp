@@ -91,8 +91,9 @@ std::string request_hash(const std::string& method, const std::string& path, con
 
 enum class Halt {
   none,
-  auth_failed,  // 401/403: no request of this run will be accepted
-  plan_changed, // a stored request no longer matches what the plan builds
+  auth_failed,   // 401/403: no request of this run will be accepted
+  plan_changed,  // a stored request no longer matches what the plan builds
+  asked_to_wait, // a Retry-After longer than the run may wait: stop, resume later
 };
 
 // What one step of the machine asks for, carried out by the coordinator in
@@ -133,11 +134,12 @@ struct MachinePolicy {
   std::chrono::seconds job_timeout{600};
   std::chrono::milliseconds job_poll_first{300};
   std::chrono::milliseconds job_poll_max{5'000};
-  int job_lookups = 4;    // times a job missing from the job logs is looked for again
-  int job_log_pages = 10; // pages of job logs searched each time
-  std::string run_id;     // requests are rebuilt with it (create's marker tag)
-  std::string step_id;    // for messages
-  int batch_count = 0;    // for messages
+  std::chrono::seconds max_retry_after{300}; // a longer Retry-After halts the run (Halt::asked_to_wait)
+  int job_lookups = 4;                       // times a job missing from the job logs is looked for again
+  int job_log_pages = 10;                    // pages of job logs searched each time
+  std::string run_id;                        // requests are rebuilt with it (create's marker tag)
+  std::string step_id;                       // for messages
+  int batch_count = 0;                       // for messages
 };
 
 class BatchMachine {

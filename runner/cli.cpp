@@ -40,8 +40,13 @@ void add_connection_options(CLI::App& command, ConnectionFlags& options)
   command.add_flag("--insecure", options.insecure, "do not verify TLS certificates (dangerous; warns)");
   add_optional(command, "--connect-timeout-ms", options.connect_timeout_ms, "connect timeout",
                std::to_string(k_default_connect_timeout_ms));
-  add_optional(command, "--read-timeout-ms", options.read_timeout_ms, "read timeout",
-               std::to_string(k_default_read_timeout_ms));
+  add_optional(command, "--read-timeout-ms", options.read_timeout_ms, "longest wait for the next bytes of an answer",
+               std::to_string(k_default_read_timeout_ms))
+      ->check(CLI::PositiveNumber);
+  add_optional(command, "--request-timeout-ms", options.request_timeout_ms,
+               "deadline for a whole request, however slowly its answer arrives",
+               std::to_string(k_default_request_timeout_ms))
+      ->check(CLI::PositiveNumber);
 }
 
 void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
@@ -74,6 +79,8 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->add_option("--fault-drop-after", o.fault_drop_after, "probability of dropping it after applying a mutation")
       ->capture_default_str();
   cmd->add_option("--fault-seed", o.fault_seed, "seed of the fault dice")->capture_default_str();
+  cmd->add_option("--fault-route", o.fault_route,
+                  "faults only on this route, e.g. \"POST /devices/command\" (default: every route)");
   cmd->add_option("--latency-ms", o.latency_ms, "added latency per request")->capture_default_str();
   cmd->add_option("--request-log", o.request_log, "append a JSON line per request to this file (tokens redacted)");
   cmd->add_flag("--log-bodies", o.log_bodies, "include request bodies in the request log");
@@ -129,6 +136,10 @@ void add_execution_options(CLI::App& command, ExecutionFlags& o)
   add_optional(command, "--max-failure-percent", o.max_failure_percent,
                "abort when more of a step's devices fail [plan: options.max_failure_percent]", "10")
       ->check(CLI::Range(0.0, 100.0));
+  add_optional(command, "--max-retry-after", o.max_retry_after_s,
+               "seconds: a longer Retry-After stops the run (resume continues it) instead of waiting",
+               std::to_string(k_default_max_retry_after.count()))
+      ->check(CLI::NonNegativeNumber);
   command.add_flag("--keep-going", o.keep_going, "run later steps even after a step had failures");
 }
 
@@ -142,6 +153,7 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   plan_cmd->add_option("plan", plan.plan, "plan file")->required()->check(CLI::ExistingFile);
   add_optional(*plan_cmd, "--state", plan.state, "state file [default: PLAN with .fleetrun.db]");
   plan_cmd->add_option("--output", plan.output, "text or json")->check(output)->capture_default_str();
+  add_execution_options(*plan_cmd, plan.execution);
   plan_cmd->callback([&selected] { selected = 5; });
 
   auto* apply_cmd = app.add_subcommand("apply", "Apply a plan: every batch recorded before and after its request");

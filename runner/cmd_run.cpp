@@ -62,6 +62,19 @@ int refuse(Coordinator& coordinator, const std::string& run_id, const std::strin
   return code;
 }
 
+// A request before the first change failed: stopped by a signal (130,
+// resumable), or refused with the error and the request it answers.
+int stopped_before_change(Coordinator& coordinator, const std::string& run_id, const std::string& doing,
+                          const api::ApiError& error)
+{
+  if (error.kind == api::ErrorKind::cancelled) {
+    coordinator.interrupt(run_id, "stopped by a signal while " + doing + "; nothing was changed");
+    spdlog::error("stopped by a signal while {}; nothing was changed", doing);
+    return k_exit_interrupted;
+  }
+  return refuse(coordinator, run_id, doing + ": " + error.describe_with_request(), exit_for(error));
+}
+
 bool confirm(const json& facts)
 {
   std::int64_t devices = 0;
@@ -132,7 +145,7 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
   // drift check against it with one.
   PatchTallies tallies;
   if (auto resolved = coordinator.resolve(run.id, &tallies); !resolved) {
-    return refuse(coordinator, run.id, "resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
+    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
   }
   std::string snapshot_run = run.id;
   if (preview) {
@@ -149,10 +162,7 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
     snapshot_run = preview->id;
   }
   auto violations = check_guards(db, plan, snapshot_run, [&] { return count_fleet(coordinator); });
-  if (!violations) {
-    return refuse(coordinator, run.id, "checking guards: " + violations.error().describe(),
-                  exit_for(violations.error()));
-  }
+  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error());
   if (!violations->empty()) {
     std::string message;
     for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
@@ -190,7 +200,8 @@ int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, co
   case RunOutcome::completed: break;
   case RunOutcome::failed: code = k_exit_partial; break;
   case RunOutcome::interrupted: code = k_exit_interrupted; break;
-  case RunOutcome::auth_failed: code = k_exit_api; break;
+  case RunOutcome::auth_failed:
+  case RunOutcome::api_paused: code = k_exit_api; break;
   case RunOutcome::state_mismatch: code = k_exit_state; break;
   }
   if (!result.message.empty()) {
@@ -254,22 +265,19 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
   SystemClock clock;
   WorkerPool sender(*session.connection, 1);
-  RateLimiter limiter(plan.options.rate.value_or(0), plan.options.burst.value_or(0), clock.now());
+  const ExecutionSettings settings = resolve_execution(options.execution, plan);
+  RateLimiter limiter(settings.rate, settings.burst, clock.now());
   limiter.allow_in_flight(1);
-  ExecutionSettings settings = resolve_execution({}, plan);
   Coordinator coordinator(db, plan, {sender, limiter, clock, stop}, settings);
   const state::RunRecord run =
       coordinator.begin(state::RunKind::preview, origin_of(options.plan, *session.connection, ""));
 
   PatchTallies tallies;
   if (auto resolved = coordinator.resolve(run.id, &tallies); !resolved) {
-    return refuse(coordinator, run.id, "resolving queries: " + resolved.error().describe(), exit_for(resolved.error()));
+    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
   }
   auto violations = check_guards(db, plan, run.id, [&] { return count_fleet(coordinator); });
-  if (!violations) {
-    return refuse(coordinator, run.id, "checking guards: " + violations.error().describe(),
-                  exit_for(violations.error()));
-  }
+  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error());
   json facts = preview_facts(db, plan, run.id, &tallies);
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});

@@ -33,6 +33,7 @@ struct SandboxOptions {
   double fault_drop_before = 0;
   double fault_drop_after = 0;
   std::uint64_t fault_seed = 1;
+  std::string fault_route; // "POST /devices/command": faults only on that route
   int latency_ms = 0;
   std::string request_log;
   bool log_bodies = false;
@@ -60,6 +61,7 @@ struct PlanCommandOptions {
   std::string plan;
   std::optional<std::string> state;
   std::string output = "text";
+  ExecutionFlags execution; // the rate limit, retries and waits of the GET requests
 };
 
 struct ApplyOptions {

@@ -16,6 +16,7 @@ api::TransportOptions transport_options(const ConnectionSettings& options)
   transport.insecure = options.insecure;
   transport.connect_timeout = options.connect_timeout;
   transport.read_timeout = options.read_timeout;
+  transport.request_timeout = options.request_timeout;
   return transport;
 }
 
@@ -49,6 +50,8 @@ std::expected<std::unique_ptr<ApiConnection>, std::string> ApiConnection::open(c
     spdlog::warn("TLS certificate verification is OFF (--insecure): anyone on the network path can read the token");
   }
   api::ClientOptions client_options;
+  client_options.base_url = options.api_url;
+  while (!client_options.base_url.empty() && client_options.base_url.back() == '/') client_options.base_url.pop_back();
   client_options.application_id = losant::normalize_object_id(options.application_id);
   client_options.token = std::move(*token);
   return std::unique_ptr<ApiConnection>(new ApiConnection(options, std::move(transport), std::move(client_options)));

@@ -57,6 +57,7 @@ public:
     m_policy.job_timeout =
         std::chrono::seconds(m_plan_step.job_timeout_seconds.value_or(owner.m_plan.options.job_timeout_seconds));
     m_policy.job_poll_max = settings.job_poll_max;
+    m_policy.max_retry_after = settings.max_retry_after;
     m_policy.run_id = run_id;
     m_policy.step_id = step.step_id;
   }
@@ -158,6 +159,7 @@ private:
         wake = std::min(wake, drain_until);
       }
       if (auto answer = services.sender.wait(wake)) take(std::move(*answer));
+      m_owner.check_state_file();
       now = services.clock.now();
       if (now >= next_heartbeat) {
         m_owner.heartbeat(m_run_id);
@@ -199,6 +201,10 @@ private:
     m_owner.count_answer(answer.result);
     carry_out(batch_index,
               m_machines.at(batch_index).on_answer(want, answer.result, m_owner.moment(), m_owner.m_allowance));
+    if (const auto why = m_owner.throttled_too_long(); why && m_halt == Halt::none) {
+      m_halt = Halt::asked_to_wait;
+      m_halt_message = *why;
+    }
   }
 
   // Carries out what a batch's machine asked for (batch_machine.hpp, Effects).
@@ -303,6 +309,7 @@ private:
     }
     if (m_halt == Halt::auth_failed) return {{RunOutcome::auth_failed, m_halt_message}};
     if (m_halt == Halt::plan_changed) return {{RunOutcome::state_mismatch, m_halt_message}};
+    if (m_halt == Halt::asked_to_wait) return {{RunOutcome::api_paused, m_halt_message}};
     if (m_stopping) return {{RunOutcome::interrupted, "stopped by a signal; `fleetrun resume` continues"}};
     if (m_aborting) return {{RunOutcome::failed, "too many failures in step " + m_step.step_id}};
     if (!all_final || m_unfinished) {
@@ -400,31 +407,68 @@ void Coordinator::heartbeat(const std::string& run_id)
   }
 }
 
+void Coordinator::check_state_file()
+{
+  const auto now = m_services.clock.now();
+  if (now < m_next_file_check) return;
+  m_next_file_check = now + std::chrono::seconds(1);
+  m_store.check_still_there();
+}
+
 void Coordinator::count_answer(const api::ApiResult& result)
 {
   const auto now = m_services.clock.now();
   if (result) {
     m_services.limiter.on_success(now);
+    m_throttled_since.reset();
     return;
   }
-  count_failure(m_allowance.counters, result.error());
-  if (result.error().status == 429) m_services.limiter.on_throttled(now);
+  const api::ApiError& error = result.error();
+  count_failure(m_allowance.counters, error);
+  if (error.status == 429) {
+    m_services.limiter.on_throttled(now);
+    if (!m_throttled_since) m_throttled_since = now;
+  }
+  // A Retry-After holds back every request for the token, whatever answer it came with.
+  if (error.retry_after_s && *error.retry_after_s <= static_cast<double>(m_settings.max_retry_after.count())) {
+    m_services.limiter.hold_until(now +
+                                  std::chrono::milliseconds(static_cast<std::int64_t>(*error.retry_after_s * 1000)));
+  }
 }
 
 // Nothing else is in flight while resolution and guards run: waiting on the
 // sender is a sleep (and with a fake sender, time passing).
-void Coordinator::sleep_for(SteadyTime::duration duration)
+std::optional<std::string> Coordinator::throttled_too_long() const
+{
+  if (!m_throttled_since || m_services.clock.now() - *m_throttled_since <= m_settings.max_retry_after) {
+    return std::nullopt;
+  }
+  return "the API has answered every request with 429 (too many requests) for more than " +
+         std::to_string(m_settings.max_retry_after.count()) +
+         " s (--max-retry-after); stopping: `fleetrun resume` continues later";
+}
+
+// Returns false when a stop is requested meanwhile.
+bool Coordinator::sleep_for(SteadyTime::duration duration)
 {
   const SteadyTime until = m_services.clock.now() + duration;
-  while (m_services.clock.now() < until) m_services.sender.wait(until);
+  while (m_services.clock.now() < until) {
+    if (m_services.stop_requested.load()) return false;
+    m_services.sender.wait(std::min(until, m_services.clock.now() + std::chrono::milliseconds(100)));
+  }
+  return true;
 }
 
 api::ApiResult Coordinator::get(api::RequestSpec request)
 {
   for (int attempt = 1;; ++attempt) {
-    for (SteadyTime::duration wait{}; !m_services.limiter.try_acquire(m_services.clock.now(), wait);) sleep_for(wait);
+    if (m_services.stop_requested.load()) return std::unexpected(api::cancelled_error());
+    for (SteadyTime::duration wait{}; !m_services.limiter.try_acquire(m_services.clock.now(), wait);) {
+      if (!sleep_for(wait)) return std::unexpected(api::cancelled_error());
+    }
     ++m_allowance.counters.requests;
-    auto result = call(m_services.sender, m_services.clock, request);
+    auto result = call(m_services.sender, m_services.clock, request, &m_services.stop_requested);
+    if (!result && result.error().kind == api::ErrorKind::cancelled) return result;
     count_answer(result);
     if (result) return result;
     const api::ApiError& error = result.error();
@@ -433,11 +477,25 @@ api::ApiResult Coordinator::get(api::RequestSpec request)
         (!throttled && attempt >= m_settings.backoff.max_attempts) || m_services.stop_requested.load()) {
       return result;
     }
+    if (error.retry_after_s && *error.retry_after_s > static_cast<double>(m_settings.max_retry_after.count())) {
+      api::ApiError paused = error;
+      paused.kind = api::ErrorKind::permanent;
+      paused.message = "the API asked to wait " + std::to_string(static_cast<std::int64_t>(*error.retry_after_s)) +
+                       " s (Retry-After), more than the " + std::to_string(m_settings.max_retry_after.count()) +
+                       " s fleetrun may wait (--max-retry-after); try again later";
+      return std::unexpected(paused);
+    }
+    if (const auto why = throttled_too_long()) {
+      api::ApiError paused = error;
+      paused.kind = api::ErrorKind::permanent;
+      paused.message = *why;
+      return std::unexpected(paused);
+    }
     if (throttled) --attempt; // a 429 is not a failed attempt
     ++m_allowance.counters.retries;
     const auto delay = backoff_delay(m_settings.backoff, attempt + 1, error.retry_after_s, m_allowance.rng);
     spdlog::debug("GET {} failed ({}); retrying in {} ms", request.path, error.describe(), delay.count());
-    sleep_for(delay);
+    if (!sleep_for(delay)) return std::unexpected(api::cancelled_error());
   }
 }
 
@@ -464,16 +522,17 @@ void Coordinator::begin_list(const std::string& run_id, const plans::QuerySpec& 
 
 void Coordinator::append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page)
 {
+  check_state_file();
   const bool sync = ++m_pages_since_sync % k_pages_per_sync == 0;
   if (sync) m_relaxed->restore();
   m_store.append_devices(run_id, query.name, page);
   if (sync) m_relaxed->relax();
 }
 
-void Coordinator::end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total)
+void Coordinator::end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total, bool complete)
 {
   m_relaxed.reset();
-  m_store.upsert_query({run_id, query.name, query.query_json, total, true});
+  m_store.upsert_query({run_id, query.name, query.query_json, total, complete});
 }
 
 void Coordinator::note(const std::string& run_id, const std::string& kind, const std::string& message)
@@ -487,6 +546,16 @@ void Coordinator::refuse(const std::string& run_id, const std::string& message)
   auto transaction = m_store.transaction();
   m_store.add_event(run_id, "refused", message);
   m_store.set_run_status(run_id, state::RunStatus::refused);
+  m_store.release_lock(run_id);
+  transaction.commit();
+}
+
+void Coordinator::interrupt(const std::string& run_id, const std::string& message)
+{
+  m_relaxed.reset();
+  auto transaction = m_store.transaction();
+  m_store.add_event(run_id, "stop_requested", message);
+  m_store.set_run_status(run_id, state::RunStatus::interrupted);
   m_store.release_lock(run_id);
   transaction.commit();
 }
@@ -559,6 +628,7 @@ void Coordinator::finish(const std::string& run_id, const RunResult& result)
   case RunOutcome::failed: status = state::RunStatus::failed; break;
   case RunOutcome::interrupted:
   case RunOutcome::auth_failed:
+  case RunOutcome::api_paused:
   case RunOutcome::state_mismatch: status = state::RunStatus::interrupted; break;
   }
   const auto& c = m_allowance.counters;

@@ -49,7 +49,7 @@ struct RunServices {
   const std::atomic<bool>& stop_requested;
 };
 
-enum class RunOutcome { completed, failed, interrupted, auth_failed, state_mismatch };
+enum class RunOutcome { completed, failed, interrupted, auth_failed, state_mismatch, api_paused };
 
 struct RunResult {
   RunOutcome outcome = RunOutcome::completed;
@@ -82,6 +82,8 @@ public:
   void note(const std::string& run_id, const std::string& kind, const std::string& message);
   // The run ends before any change: status refused, event, lock released.
   void refuse(const std::string& run_id, const std::string& message);
+  // Stopped by a signal before any change: status interrupted (resume prepares it again).
+  void interrupt(const std::string& run_id, const std::string& message);
   // A dry-run's outcome: its facts, previewed or refused by a guard.
   void record_preview(const std::string& run_id, const nlohmann::json& facts, bool guards_ok);
   // The steps of an apply, pending, each reading the device lists of `snapshot_run`.
@@ -98,14 +100,18 @@ public:
   // DeviceListSink: resolution's pages, written as they come.
   void begin_list(const std::string& run_id, const plans::QuerySpec& query) override;
   void append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page) override;
-  void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total) override;
+  void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total, bool complete) override;
 
 private:
   class StepLoop;
   Moment moment() const;
   void count_answer(const api::ApiResult& result);
   void heartbeat(const std::string& run_id);
-  void sleep_for(SteadyTime::duration duration);
+  // At most once a second: the state file must still be the one opened.
+  void check_state_file();
+  bool sleep_for(SteadyTime::duration duration);
+  // When every answer for longer than the run may wait was a 429: why to stop.
+  std::optional<std::string> throttled_too_long() const;
 
   state::StateStore& m_store;
   const plans::Plan& m_plan;
@@ -114,6 +120,8 @@ private:
   RunAllowance m_allowance;
   int m_pages_since_sync = 0;
   double m_saved_rate = -1;
+  SteadyTime m_next_file_check{};
+  std::optional<SteadyTime> m_throttled_since; // every answer since then was a 429
   std::unique_ptr<state::RelaxedDurability> m_relaxed;
 };
 

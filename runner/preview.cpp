@@ -2,6 +2,7 @@
 
 #include "runner/text_format.hpp"
 
+#include "api/json_read.hpp"
 #include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
 
@@ -84,7 +85,8 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
             for (const auto& c : field_changes)
               changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
             out << (first ? "" : ",")
-                << json{{"id", id}, {"name", document->value("name", "")}, {"changes", std::move(changes)}}.dump();
+                << json{{"id", id}, {"name", api::string_member(*document, "name")}, {"changes", std::move(changes)}}
+                       .dump();
             first = false;
           });
       out << "]";
@@ -123,7 +125,7 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
       store.for_each_device(
           snapshot_run, step.query, true,
           [&](const std::string& id, const std::string& document) {
-            sample.push_back(json::parse(document).value("name", id));
+            sample.push_back(api::string_member(json::parse(document, nullptr, false), "name", id));
           },
           5);
       const auto record = store.query(snapshot_run, step.query);

@@ -34,8 +34,17 @@ void RateLimiter::refill(Clock::time_point now)
   }
 }
 
+void RateLimiter::hold_until(Clock::time_point until)
+{
+  m_hold = std::max(m_hold, until);
+}
+
 bool RateLimiter::try_acquire(Clock::time_point now, Clock::duration& wait)
 {
+  if (now < m_hold) {
+    wait = m_hold - now;
+    return false;
+  }
   if (m_rate <= 0) {
     m_recent.push_back(now);
     while (!m_recent.empty() && now - m_recent.front() > std::chrono::seconds(2)) m_recent.pop_front();

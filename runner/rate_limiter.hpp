@@ -23,6 +23,9 @@ public:
   bool try_acquire(Clock::time_point now, Clock::duration& wait);
 
   void on_throttled(Clock::time_point now);
+  // No token until `until`: a server's Retry-After holds back every request
+  // made with the token, not only the one that was refused.
+  void hold_until(Clock::time_point until);
   void on_success(Clock::time_point now);
 
   // Starts from a rate learned earlier (resume), below the configured one.
@@ -49,6 +52,7 @@ private:
   double m_tokens;
   Clock::time_point m_last;
   std::optional<Clock::time_point> m_last_decrease; // none yet
+  Clock::time_point m_hold{};                       // no tokens before this
   std::deque<Clock::time_point> m_recent;           // send times over the last two seconds, while unlimited
 };
 

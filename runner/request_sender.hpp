@@ -10,6 +10,7 @@
 #include "api/losant_client.hpp"
 #include "runner/clock.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -39,7 +40,10 @@ public:
 
 // Sends one request and waits for its answer (resolution and guard checks,
 // which need each answer before the next request). Thread safe when the
-// sender is and nothing else waits on it meanwhile.
-api::ApiResult call(RequestSender& sender, const Clock& clock, api::RequestSpec request);
+// sender is and nothing else waits on it meanwhile. With `stop`, gives up
+// waiting within 100 ms of it being set (a cancelled error; the answer, if
+// it comes, is dropped): only for requests that change nothing.
+api::ApiResult call(RequestSender& sender, const Clock& clock, api::RequestSpec request,
+                    const std::atomic<bool>* stop = nullptr);
 
 } // namespace fleetrun::runner

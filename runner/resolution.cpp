@@ -34,8 +34,13 @@ std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, cons
       }
     });
     if (!total) return std::unexpected(total.error());
-    sink.end_list(run_id, spec, *total);
-    spdlog::info("query {}: {} devices", spec.name, *total);
+    sink.end_list(run_id, spec, total->total, total->complete);
+    if (total->complete) {
+      spdlog::info("query {}: {} devices", spec.name, total->total);
+    } else {
+      spdlog::warn("query {}: more than its expect.max of {} devices; stopped reading at {}", spec.name,
+                   *spec.expect_max, total->total);
+    }
   }
   return {};
 }

@@ -22,7 +22,10 @@ public:
   virtual ~DeviceListSink() = default;
   virtual void begin_list(const std::string& run_id, const plans::QuerySpec& query) = 0;
   virtual void append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page) = 0;
-  virtual void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total) = 0;
+  // `complete` false: reading stopped at expect.max + 1 (the guard refuses the
+  // run); the list is kept for the preview but never marked resolved.
+  virtual void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total,
+                        bool complete) = 0;
 };
 
 // Resolves every query some step of `plan` uses, in the plan's order. With

@@ -59,6 +59,7 @@ ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans:
   out.insecure = flags.insecure;
   out.connect_timeout = std::chrono::milliseconds(flags.connect_timeout_ms.value_or(k_default_connect_timeout_ms));
   out.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms.value_or(k_default_read_timeout_ms));
+  out.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms.value_or(k_default_request_timeout_ms));
   return out;
 }
 
@@ -75,6 +76,8 @@ ExecutionSettings resolve_execution(const ExecutionFlags& flags, const plans::Pl
   out.keep_going = flags.keep_going;
   out.max_failure_percent = flags.max_failure_percent.or_else([&] { return plan.options.max_failure_percent; })
                                 .value_or(k_default_max_failure_percent);
+  out.max_retry_after = std::chrono::seconds(
+      std::max(0, flags.max_retry_after_s.value_or(static_cast<int>(k_default_max_retry_after.count()))));
   return out;
 }
 

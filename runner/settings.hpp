@@ -19,11 +19,14 @@ inline constexpr const char* k_api_url_env = "LOSANT_API_URL";
 inline constexpr const char* k_application_env = "LOSANT_APPLICATION_ID";
 inline constexpr int k_default_connect_timeout_ms = 10'000;
 inline constexpr int k_default_read_timeout_ms = 60'000;
+inline constexpr int k_default_request_timeout_ms = 180'000;
 inline constexpr int k_default_concurrency = 4;
 inline constexpr int k_max_concurrency = 64;
 inline constexpr int k_default_retry_budget = 500;
 inline constexpr int k_default_max_attempts = 8;
 inline constexpr double k_default_max_failure_percent = 10;
+// A Retry-After longer than this stops the run (resumable) instead of waiting.
+inline constexpr std::chrono::seconds k_default_max_retry_after{300};
 
 // Where the API is and how to reach it, as given on the command line.
 struct ConnectionFlags {
@@ -35,6 +38,7 @@ struct ConnectionFlags {
   bool insecure = false;                     // --insecure
   std::optional<int> connect_timeout_ms;     // --connect-timeout-ms
   std::optional<int> read_timeout_ms;        // --read-timeout-ms
+  std::optional<int> request_timeout_ms;     // --request-timeout-ms
 };
 
 // How apply and resume run, as given on the command line.
@@ -46,6 +50,7 @@ struct ExecutionFlags {
   std::optional<int> max_attempts;
   bool keep_going = false;
   std::optional<double> max_failure_percent;
+  std::optional<int> max_retry_after_s;
 };
 
 // Where a merged value came from, for messages ("the default", "LOSANT_API_URL").
@@ -62,6 +67,7 @@ struct ConnectionSettings {
   bool insecure = false;
   std::chrono::milliseconds connect_timeout{k_default_connect_timeout_ms};
   std::chrono::milliseconds read_timeout{k_default_read_timeout_ms};
+  std::chrono::milliseconds request_timeout{k_default_request_timeout_ms};
 
   // "the token in $LOSANT_API_TOKEN" or "the token in file /run/secrets/t".
   std::string token_source() const;
@@ -75,8 +81,12 @@ struct ExecutionSettings {
   int retry_budget = k_default_retry_budget;                  // retries per invocation, all batches together
   bool keep_going = false;                                    // run later steps after a step with failures
   double max_failure_percent = k_default_max_failure_percent; // of a step's devices
-  std::chrono::milliseconds drain_deadline{30'000}; // after a stop signal, wait this long for requests in flight
+  // After a stop signal, answers to requests in flight are awaited this long;
+  // a request still unanswered then is left as a crash would leave it
+  // (`sending`), and resume sorts it out (docs/STATE.md).
+  std::chrono::milliseconds drain_deadline{1'000};
   std::chrono::milliseconds job_poll_max{5'000};
+  std::chrono::seconds max_retry_after = k_default_max_retry_after;
 };
 
 // flags > environment (LOSANT_API_URL, LOSANT_APPLICATION_ID) > the plan's target > defaults.

@@ -1,6 +1,17 @@
 #include "runner/worker_pool.hpp"
 
+#include <atomic>
+
 namespace fleetrun::runner {
+
+namespace {
+std::atomic<int> g_abandoned{0};
+} // namespace
+
+int abandoned_workers()
+{
+  return g_abandoned.load();
+}
 
 WorkerPool::WorkerPool(const ApiConnection& prototype, int workers)
     : m_shared(std::make_shared<Shared>()), m_capacity(std::max(1, workers))
@@ -49,6 +60,7 @@ void WorkerPool::stop(std::chrono::milliseconds drain)
       thread.join();
     } else {
       thread.detach(); // still inside a request; it owns what it uses
+      ++g_abandoned;
     }
   }
   m_threads.clear();

@@ -16,6 +16,11 @@
 
 namespace fleetrun::runner {
 
+// Worker threads left inside a request when their pool stopped (process-wide).
+// While any is, the process must not run static destructors under them:
+// main() ends with _Exit then (runner/main.cpp).
+int abandoned_workers();
+
 class WorkerPool final : public RequestSender {
 public:
   // `workers` connections like `prototype`, opened as the workers start.

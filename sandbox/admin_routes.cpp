@@ -24,7 +24,9 @@ template <class T> ConfigKey config_key(const char* name, T RuntimeConfig::*memb
 {
   return {name,
           [member](RuntimeConfig& config, const json& value) {
-            if constexpr (std::is_same_v<T, bool>) {
+            if constexpr (std::is_same_v<T, std::string>) {
+              if (!value.is_string()) return false;
+            } else if constexpr (std::is_same_v<T, bool>) {
               if (!value.is_boolean()) return false;
             } else if constexpr (std::is_integral_v<T>) {
               if (!value.is_number_integer() || (std::is_unsigned_v<T> && value.get<std::int64_t>() < 0)) return false;
@@ -43,6 +45,7 @@ const std::vector<ConfigKey> k_config_keys = {
     config_key("fault5xx", &RuntimeConfig::fault_5xx),
     config_key("faultDropBefore", &RuntimeConfig::fault_drop_before),
     config_key("faultDropAfter", &RuntimeConfig::fault_drop_after),
+    config_key("faultRoute", &RuntimeConfig::fault_route),
     config_key("latencyMs", &RuntimeConfig::latency_ms),
     config_key("jobThreshold", &RuntimeConfig::job_threshold),
     config_key("jobDurationMs", &RuntimeConfig::job_duration_ms),

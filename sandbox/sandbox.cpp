@@ -163,7 +163,7 @@ Response Sandbox::Impl::api(const Request& request, const std::vector<std::strin
     count("rate limited", "rateLimited");
     return limited;
   }
-  fault = roll_fault(request.method, rc);
+  fault = roll_fault(request, parts, rc);
   if (fault == "drop_before") {
     Response dropped;
     dropped.disposition = Response::Disposition::drop;
@@ -208,8 +208,16 @@ std::optional<double> Sandbox::Impl::take_token(const std::string& token, const 
   return it->second.try_take(now);
 }
 
-std::string Sandbox::Impl::roll_fault(const std::string& method, const RuntimeConfig& rc)
+std::string Sandbox::Impl::roll_fault(const Request& request, const std::vector<std::string>& parts,
+                                      const RuntimeConfig& rc)
 {
+  const std::string& method = request.method;
+  if (!rc.fault_route.empty()) {
+    // "POST /devices/command": the method, and the path below /applications/{id}.
+    std::string route = method + " ";
+    for (std::size_t i = 2; i < parts.size(); ++i) route += "/" + parts[i];
+    if (route != rc.fault_route) return {};
+  }
   std::lock_guard lock(control_mutex);
   std::uniform_real_distribution<double> dice(0, 1);
   // Always roll all three dice so a seed gives the same sequence whatever

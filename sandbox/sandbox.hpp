@@ -21,6 +21,7 @@ struct RuntimeConfig {
   double fault_5xx = 0;            // probability of a 503 instead of handling
   double fault_drop_before = 0;    // probability of closing the connection before handling
   double fault_drop_after = 0;     // probability (mutations only) of closing it after handling
+  std::string fault_route;         // "POST /devices/command": faults only there; empty: every route
   int latency_ms = 0;              // added to every API request
   std::size_t job_threshold = 100; // more matched devices than this: 202 and a background job
   int job_duration_ms = 1000;      // how long a background job takes

@@ -147,7 +147,7 @@ struct Sandbox::Impl {
 
   std::optional<double> take_token(const std::string& token, const RuntimeConfig& rc);
 
-  std::string roll_fault(const std::string& method, const RuntimeConfig& rc);
+  std::string roll_fault(const Request& request, const std::vector<std::string>& parts, const RuntimeConfig& rc);
 
   void log_request(const Request& request, const Response& response, const std::string& fault, double ms);
 

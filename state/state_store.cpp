@@ -6,10 +6,13 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fleetrun::state {
@@ -276,6 +279,8 @@ std::optional<BatchStatus> batch_status_from(std::string_view text)
 struct StateStore::Impl {
   sqlite3* db = nullptr;
   int transaction_depth = 0;
+  dev_t device = 0; // the opened file's identity
+  ino_t inode = 0;
 };
 
 StateStore::StateStore(std::string path, void* db) : m_path(std::move(path)), m_impl(std::make_unique<Impl>())
@@ -305,6 +310,15 @@ std::expected<std::unique_ptr<StateStore>, StateError> StateStore::open(const st
     return std::unexpected(
         StateError{"no state file at " + path + " (give --state FILE, or run `fleetrun plan` or `apply` first)"});
   }
+  if (!exists) {
+    // Created here, owner-only, before SQLite opens it: it records device ids,
+    // request bodies and answers, which are nobody else's business.
+    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return std::unexpected(StateError{"cannot create state file " + path + ": " + std::strerror(errno)});
+    }
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* db = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (mode == OpenMode::create_if_missing ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -314,6 +328,11 @@ std::expected<std::unique_ptr<StateStore>, StateError> StateStore::open(const st
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<StateStore> store(new StateStore(path, db));
+  struct stat identity {};
+  if (::stat(path.c_str(), &identity) == 0) {
+    store->m_impl->device = identity.st_dev;
+    store->m_impl->inode = identity.st_ino;
+  }
   try {
     std::int64_t application_id = 0;
     std::int64_t version = 0;
@@ -362,6 +381,19 @@ std::expected<std::unique_ptr<StateStore>, StateError> StateStore::open(const st
     return std::unexpected(StateError{path + ": " + message});
   }
   return store;
+}
+
+void StateStore::check_still_there() const
+{
+  struct stat identity {};
+  if (::stat(m_path.c_str(), &identity) != 0) {
+    throw StateFailure("the state file " + m_path +
+                       " was deleted while this command was using it; stopping (nothing further is sent)");
+  }
+  if (identity.st_dev != m_impl->device || identity.st_ino != m_impl->inode) {
+    throw StateFailure("the state file " + m_path +
+                       " was replaced by another file while this command was using it; stopping");
+  }
 }
 
 Transaction StateStore::transaction()

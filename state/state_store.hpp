@@ -134,13 +134,18 @@ class Transaction;
 class StateStore {
 public:
   // Refuses (with the reason) a file that is not SQLite, not fleetrun's, or
-  // written by a newer schema.
+  // written by a newer schema. A new file is created readable by its owner
+  // only (0600; its -wal and -shm files follow it).
   static std::expected<std::unique_ptr<StateStore>, StateError> open(const std::string& path, OpenMode mode);
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
   const std::string& path() const { return m_path; }
+  // Throws StateFailure when the file at path() is gone or is another file
+  // than the one opened (deleted, moved away or replaced under a running
+  // command): what is written would reach no file anyone will read.
+  void check_still_there() const;
   // PRAGMA synchronous of this connection: 2 FULL (the default here), 1 NORMAL.
   int synchronous() const;
 

@@ -26,7 +26,8 @@ public:
 
 struct Fixture {
   RecordingTransport transport;
-  LosantClient client{transport, ClientOptions{"5f1a2b3c4d5e6f7a8b9c0d1e", Secret("tok-123"), "^1.29.3"}};
+  LosantClient client{transport,
+                      ClientOptions{"https://api.example", "5f1a2b3c4d5e6f7a8b9c0d1e", Secret("tok-123"), "^1.29.3"}};
 };
 
 std::string header(const HttpRequest& request, const std::string& name)
@@ -140,4 +141,68 @@ TEST_CASE("transport failures keep whether the request may have been applied", "
   const auto lost = f.client.send_command({{"name", "x"}});
   CHECK(lost.error().delivery == Delivery::maybe_sent);
   CHECK(lost.error().describe() == "connection lost (the request may have been applied)");
+}
+
+TEST_CASE("an answer echoing the token is redacted in every error and body", "[losant_client]")
+{
+  Fixture f;
+  f.transport.answers.push_back(HttpResponse{400, R"({"type":"Validation","message":"you sent tok-123"})", {}});
+  f.transport.answers.push_back(HttpResponse{502, "<html>Bearer tok-123 rejected</html>", {}});
+  f.transport.answers.push_back(HttpResponse{200, R"({"items":[{"description":"tok-123"}]})", {}});
+  f.transport.answers.push_back(
+      std::unexpected(TransportFailure{ErrorKind::transient, Delivery::not_sent, "tok-123 lost"}));
+  const auto first = f.client.get_devices({});
+  CHECK(first.error().describe() == "HTTP 400 Validation: you sent [REDACTED]");
+  CHECK_THAT(f.client.get_devices({}).error().describe(), !Catch::Contains("tok-123"));
+  CHECK_THAT(f.client.get_devices({})->body, !Catch::Contains("tok-123"));
+  CHECK_THAT(f.client.get_devices({}).error().describe(), !Catch::Contains("tok-123"));
+}
+
+TEST_CASE("an error names the request it answers, without its query", "[losant_client]")
+{
+  Fixture f;
+  f.transport.answers.push_back(HttpResponse{404, R"({"type":"NotFound","message":"Application was not found"})", {}});
+  const auto result = f.client.get_devices({});
+  CHECK(result.error().describe_with_request() == "HTTP 404 NotFound: Application was not found [GET "
+                                                  "https://api.example/applications/5f1a2b3c4d5e6f7a8b9c0d1e/devices]");
+}
+
+TEST_CASE("a redirect is refused with where it pointed, never followed", "[losant_client]")
+{
+  Fixture f;
+  f.transport.answers.push_back(HttpResponse{302, "", {{"Location", "https://evil.example/steal"}}});
+  const auto result = f.client.get_devices({});
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().kind == ErrorKind::permanent);
+  CHECK_THAT(result.error().message, Catch::Contains("redirect to https://evil.example/steal"));
+  CHECK(f.transport.sent.size() == 1);
+}
+
+TEST_CASE("hostile error bodies never throw: wrong types, deep nesting, HTML, bytes", "[losant_client]")
+{
+  const std::vector<std::string> bodies = {R"({"type":5,"message":["x"]})", std::string(100'000, '[') + "1",
+                                           "<html><body>502 Bad Gateway</body></html>", std::string("\xFF\xFE\0x", 4),
+                                           R"({"message":null})"};
+  for (const auto& body : bodies) {
+    const ApiError error = error_from_response({503, body, {{"Retry-After", "inf"}}});
+    CHECK(error.kind == ErrorKind::transient);
+    CHECK_FALSE(error.retry_after_s.has_value());
+    CHECK_FALSE(error.message.empty());
+    CHECK(error.message.size() < 300);
+  }
+}
+
+TEST_CASE("a 2xx answer nested deeper than any API answer is refused for a GET, ignored for a change",
+          "[losant_client]")
+{
+  Fixture f;
+  const std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  f.transport.answers.push_back(HttpResponse{200, deep, {}});
+  f.transport.answers.push_back(HttpResponse{200, deep, {}});
+  const auto read = f.client.get_devices({});
+  REQUIRE_FALSE(read.has_value());
+  CHECK(read.error().kind == ErrorKind::transient);
+  const auto changed = f.client.patch_devices({{"deviceIds", json::array()}});
+  REQUIRE(changed.has_value());
+  CHECK(changed->body == "{}");
 }

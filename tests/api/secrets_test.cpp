@@ -38,3 +38,21 @@ TEST_CASE("redact removes the token and any bearer credential", "[secrets]")
   CHECK(redact("Authorization: Bearer other-token\n", secret) == "Authorization: Bearer [REDACTED]\n");
   CHECK(redact("nothing to hide", secret) == "nothing to hide");
 }
+
+TEST_CASE("a token with a control character is refused: it would split the header", "[secrets]")
+{
+  for (const char* hostile : {"abc\r\nX-Evil: 1", "abc\ndef",
+                              "a\x01"
+                              "b",
+                              "tab\there"}) {
+    setenv("FLEETRUN_TEST_TOKEN", hostile, 1);
+    const auto token = load_token("FLEETRUN_TEST_TOKEN", "");
+    REQUIRE_FALSE(token.has_value());
+    CHECK_THAT(token.error(), Catch::Contains("control character"));
+    CHECK_THAT(token.error(), !Catch::Contains("abc"));
+  }
+  unsetenv("FLEETRUN_TEST_TOKEN");
+  fleetrun::testing::TempDir dir;
+  std::ofstream(dir / "token") << "one\x7Ftwo\n";
+  CHECK_FALSE(load_token("FLEETRUN_TEST_TOKEN", (dir / "token").string()).has_value());
+}

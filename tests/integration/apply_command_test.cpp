@@ -316,3 +316,30 @@ steps:
     CHECK(device["commands"].size() <= 1);
   }
 }
+
+TEST_CASE("a command whose every connection drops before it is handled ends after its attempts", "[apply_command]")
+{
+  // Issue 10: each lost command was reconciled (every history read fine, no
+  // device had it) and sent again, for ever; attempts now count every send.
+  SandboxProcess sandbox(
+      {"--devices", "300", "--seed", "4", "--fault-route", "POST /devices/command", "--fault-drop-before", "1"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {gateways: {query: {deviceClass: gateway}}}
+steps: [{id: ping, action: send_command, query: gateways, batch_size: 10, name: ping}]
+)");
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--max-attempts", "3",
+                                    "--max-failure-percent", "100", "--output", "json"},
+                                   sandbox_env(sandbox));
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(60));
+  const json facts = json::parse(result.out);
+  const json& step = facts["steps"][0];
+  CHECK(step["batches"] == json{{"failed", step["batchCount"]}});
+  const json stats = sandbox.admin_get("/_sandbox/stats");
+  // Three sends per batch, no more; no device got the command.
+  CHECK(stats["totals"]["fault_drop_before"] == 3 * step["batchCount"].get<int>());
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK(device["commands"].empty());
+}

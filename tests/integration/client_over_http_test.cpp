@@ -20,8 +20,8 @@ struct Client {
     options.base_url = url;
     options.read_timeout = std::chrono::seconds(10);
     transport = make_poco_transport(options);
-    client = std::make_unique<LosantClient>(*transport,
-                                            ClientOptions{k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
+    client = std::make_unique<LosantClient>(
+        *transport, ClientOptions{"http://sandbox", k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
   }
   std::unique_ptr<HttpTransport> transport;
   std::unique_ptr<LosantClient> client;
@@ -115,7 +115,8 @@ TEST_CASE("a read timeout is reported as a timeout", "[client_over_http]")
   options.base_url = sandbox.url();
   options.read_timeout = std::chrono::milliseconds(300);
   auto transport = make_poco_transport(options);
-  LosantClient client(*transport, ClientOptions{k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
+  LosantClient client(*transport,
+                      ClientOptions{"http://sandbox", k_sandbox_application, Secret(k_sandbox_token), "^1.29.3"});
   const auto result = client.get_devices({});
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().kind == ErrorKind::timeout);
@@ -160,4 +161,25 @@ TEST_CASE("HTTPS: certificates are verified unless a CA file or --insecure says 
   insecure.insecure = true;
   Client unchecked(url, insecure);
   CHECK(unchecked.client->get_devices({}).has_value());
+}
+
+TEST_CASE("HTTPS: the host name is checked even on loopback", "[client_over_http][tls]")
+{
+  // A certificate for api.losant.com, trusted through --ca-file, served at
+  // 127.0.0.1: the name does not match the host, so no request may go out.
+  TempDir dir;
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=api.losant.com "
+                              "-addext subjectAltName=DNS:api.losant.com -keyout " +
+                              key + " -out " + cert + " 2>/dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  SandboxProcess sandbox({"--devices", "2", "--tls-cert", cert, "--tls-key", key});
+  TransportOptions with_ca;
+  with_ca.ca_file = cert;
+  Client client("https://127.0.0.1:" + std::to_string(sandbox.port()), with_ca);
+  const auto refused = client.client->get_devices({});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == ErrorKind::permanent);
+  CHECK_THAT(refused.error().message, Catch::Contains("TLS failed"));
 }

@@ -94,7 +94,9 @@ TEST_CASE("a run killed with SIGKILL at many points and resumed each time ends l
   for (int cycle = 0; cycle < max_cycles && !finished; ++cycle) {
     // apply until a run exists; resume afterwards.
     std::vector<std::string> args =
-        std::filesystem::exists(state_file)
+        // A kill can land after the file is created and before the run is
+        // recorded: then there is nothing to resume yet.
+        progress_of(state_file) != "no run yet"
             ? std::vector<std::string>{"resume", "--state", state_file}
             : std::vector<std::string>{"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file};
     args.insert(args.end(), pace.begin(), pace.end());

@@ -36,7 +36,7 @@ struct FakeApi {
       if (static_cast<int>(items.size()) == params.per_page) continue;
       items.push_back({{"id", id}, {"name", "d" + std::to_string(i)}});
     }
-    return api::ApiResponse{200, json{{"items", items}, {"totalCount", matching}}.dump(), {}};
+    return api::ApiResponse{200, json{{"items", items}, {"totalCount", matching}}.dump(), {}, {}};
   }
 };
 
@@ -56,7 +56,7 @@ TEST_CASE("an advanced query pages by id cursor, so changes cannot shift the pag
       },
       10);
   REQUIRE(total.has_value());
-  CHECK(*total == 25);
+  CHECK(total->total == 25);
   CHECK(seen.size() == 25);
   REQUIRE(fake.calls.size() == 3);
   CHECK(*fake.calls[0].query_json == R"({"deviceClass":"gateway"})");
@@ -75,7 +75,7 @@ TEST_CASE("simple filters page by offset, sorted by id", "[query_resolution]")
   std::int64_t count = 0;
   const auto total = jobs::resolve_query(
       spec, std::ref(fake), [&](jobs::DevicePage&& page) { count += static_cast<std::int64_t>(page.size()); }, 10);
-  CHECK(*total == 15);
+  CHECK(total->total == 15);
   CHECK(count == 15);
   REQUIRE(fake.calls.size() == 2);
   CHECK(fake.calls[1].page == 1);
@@ -91,7 +91,7 @@ TEST_CASE("deleted queries ask for deleted devices; errors stop the resolution",
   CHECK(jobs::list_params(spec).query_deleted);
   const auto failing = [](const api::DeviceListParams&) -> api::ApiResult {
     return std::unexpected(
-        api::ApiError{api::ErrorKind::auth, api::Delivery::answered, 401, "Unauthorized", "bad", {}});
+        api::ApiError{api::ErrorKind::auth, api::Delivery::answered, 401, "Unauthorized", "bad", {}, {}});
   };
   const auto result = jobs::resolve_query(spec, failing, [](jobs::DevicePage&&) {});
   REQUIRE_FALSE(result.has_value());
@@ -113,7 +113,7 @@ TEST_CASE("a total that is a whole number of pages needs no empty last page", "[
     const auto total = jobs::resolve_query(
         spec, std::ref(fake), [&](jobs::DevicePage&& page) { stored += static_cast<std::int64_t>(page.size()); }, 10);
     REQUIRE(total.has_value());
-    CHECK(*total == 20);
+    CHECK(total->total == 20);
     CHECK(stored == 20);
     CHECK(fake.calls.size() == 2); // not a third, empty one
   }
@@ -124,7 +124,7 @@ TEST_CASE("documents are stored as the API sent them, in id order", "[query_reso
   const std::string body =
       R"({"items": [ {"name": "a \"quoted\" one", "id": "000000000000000000000001", "tags": [{"key": "id", "value": "x"}]},)"
       R"( {"id":"000000000000000000000002","nested":{"id":"not this"}} ], "totalCount": 2, "perPage": 10})";
-  const auto fetch = [&](const api::DeviceListParams&) { return api::ApiResult(api::ApiResponse{200, body, {}}); };
+  const auto fetch = [&](const api::DeviceListParams&) { return api::ApiResult(api::ApiResponse{200, body, {}, {}}); };
   plans::QuerySpec spec;
   jobs::DevicePage stored;
   const auto total = jobs::resolve_query(
@@ -142,7 +142,7 @@ TEST_CASE("a page that cannot be read stops the resolution with an error", "[que
 {
   const auto fetch = [](const api::DeviceListParams&) {
     return api::ApiResult(
-        api::ApiResponse{200, R"({"items":[{"id":"000000000000000000000001","name":"unterminated}]})", {}});
+        api::ApiResponse{200, R"({"items":[{"id":"000000000000000000000001","name":"unterminated}]})", {}, {}});
   };
   int stored = 0;
   const auto total = jobs::resolve_query(
@@ -179,4 +179,117 @@ TEST_CASE("an exception while fetching ends the resolution with an error, not th
   REQUIRE_FALSE(total.has_value());
   CHECK(total.error().message.find("socket exploded") != std::string::npos);
   CHECK(stored == 0);
+}
+
+namespace {
+
+std::string hex_id(long n)
+{
+  char id[25];
+  std::snprintf(id, sizeof id, "%024lx", n);
+  return id;
+}
+
+api::ApiResult page_of(long first, int count, long total)
+{
+  json items = json::array();
+  for (int i = 0; i < count; ++i) items.push_back({{"id", hex_id(first + i)}});
+  return api::ApiResponse{200, json{{"items", items}, {"totalCount", total}}.dump(), {}, {}};
+}
+
+plans::QuerySpec advanced(const char* query = R"({"deviceClass":"gateway"})")
+{
+  plans::QuerySpec spec;
+  spec.name = "q";
+  spec.query_json = query;
+  spec.has_advanced_query = true;
+  return spec;
+}
+
+} // namespace
+
+TEST_CASE("a server that ignores the cursor and repeats its page is stopped at the second page", "[query_resolution]")
+{
+  int calls = 0;
+  const auto result = jobs::resolve_query(
+      advanced(),
+      [&](const api::DeviceListParams&) {
+        ++calls;
+        return page_of(0, 1000, 5000);
+      },
+      [](jobs::DevicePage&&) {});
+  REQUIRE_FALSE(result.has_value());
+  CHECK_THAT(result.error().message, Catch::Contains("out of id order or repeated"));
+  CHECK(calls == 2);
+}
+
+TEST_CASE("a server that repeats a page number's page is stopped too", "[query_resolution]")
+{
+  plans::QuerySpec spec;
+  spec.name = "q";
+  spec.filter = "north-*"; // simple filters page by number
+  int calls = 0;
+  const auto result = jobs::resolve_query(
+      spec,
+      [&](const api::DeviceListParams&) {
+        ++calls;
+        return page_of(0, 1000, 5000);
+      },
+      [](jobs::DevicePage&&) {});
+  REQUIRE_FALSE(result.has_value());
+  CHECK(calls == 2);
+}
+
+TEST_CASE("a server that keeps sending new devices beyond the total it reported is stopped", "[query_resolution]")
+{
+  long next = 0;
+  const auto result = jobs::resolve_query(
+      advanced(),
+      [&](const api::DeviceListParams&) {
+        auto page = page_of(next, 1000, 2000);
+        next += 1000;
+        return page;
+      },
+      [](jobs::DevicePage&&) {});
+  REQUIRE_FALSE(result.has_value());
+  CHECK_THAT(result.error().message, Catch::Contains("reported 2000 in all"));
+  CHECK(next <= 4000);
+}
+
+TEST_CASE("a page larger than asked for is refused", "[query_resolution]")
+{
+  const auto result = jobs::resolve_query(
+      advanced(), [&](const api::DeviceListParams&) { return page_of(0, 11, 11); }, [](jobs::DevicePage&&) {}, 10);
+  REQUIRE_FALSE(result.has_value());
+  CHECK_THAT(result.error().message, Catch::Contains("11 devices in a page of 10"));
+}
+
+TEST_CASE("reading stops as soon as a query matches more than its expect.max", "[query_resolution]")
+{
+  FakeApi fake{5000, {}};
+  plans::QuerySpec spec = advanced();
+  spec.expect_max = 1500;
+  std::int64_t stored = 0;
+  const auto result = jobs::resolve_query(
+      spec, std::ref(fake), [&](jobs::DevicePage&& page) { stored += static_cast<std::int64_t>(page.size()); });
+  REQUIRE(result.has_value());
+  CHECK_FALSE(result->complete);
+  CHECK(result->total == 2000);
+  CHECK(stored == 2000);
+  CHECK(fake.calls.size() == 2);
+}
+
+TEST_CASE("a negative or missing totalCount does not stop a well-formed resolution", "[query_resolution]")
+{
+  long next = 0;
+  const auto result = jobs::resolve_query(
+      advanced(),
+      [&](const api::DeviceListParams&) {
+        auto page = page_of(next, next < 2000 ? 1000 : 10, -1);
+        next += 1000;
+        return page;
+      },
+      [](jobs::DevicePage&&) {});
+  REQUIRE(result.has_value());
+  CHECK(result->total == 2010);
 }

@@ -234,3 +234,148 @@ TEST_CASE("the plan schema is self-contained and matches plans/plan.schema.json"
   CHECK(schema["definitions"]["advancedDeviceQuery"]["properties"].contains("$or"));
   CHECK_FALSE(plan_schema_text().find("$losant") != std::string::npos);
 }
+
+// ---- hostile and broken plans (issue 10): exit 2 with a position, never a crash ------------
+
+namespace {
+
+// Every problem must have a position: file:1:1 at the least.
+std::vector<std::string> problems_with_positions(const std::string& text, std::map<std::string, std::string> env = {})
+{
+  auto plan = parse_plan(text, "plan.yaml", env_of(std::move(env)));
+  REQUIRE_FALSE(plan.has_value());
+  std::vector<std::string> out;
+  for (const auto& d : plan.error().diagnostics) {
+    CHECK(d.location.line > 0);
+    CHECK(d.location.column > 0);
+    out.push_back(std::to_string(d.location.line) + ":" + std::to_string(d.location.column) + " " + d.message);
+  }
+  CHECK_THAT(plan.error().render_all(), Catch::StartsWith("plan.yaml:"));
+  return out;
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& text)
+{
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(text) != std::string::npos; });
+}
+
+} // namespace
+
+TEST_CASE("an alias that refers to itself is refused at its position, not followed for ever", "[plan_parser]")
+{
+  const auto found = problems_with_positions(
+      "version: 1\nqueries:\n  q: &a {query: {name: x}, expect: *a}\nsteps:\n  - {id: s, action: delete, query: q}\n");
+  CHECK(any_contains(found, "nests more than 64 levels"));
+}
+
+TEST_CASE("an alias bomb is refused by counting nodes as expanded", "[plan_parser]")
+{
+  std::string text = "version: 1\nx0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int i = 1; i <= 8; ++i) {
+    text += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  text += "queries: {q: {query: {name: x}}}\nsteps: [{id: s, action: delete, query: q}]\n";
+  const auto found = problems_with_positions(text);
+  CHECK(any_contains(found, "more than 200000 YAML nodes"));
+}
+
+TEST_CASE("values of the wrong type are problems with positions, never exceptions", "[plan_parser]")
+{
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"name: 123\n", "name"},
+      {"description: true\n", "description"},
+      {"options: {on_drift: abort, concurrency: \"four\"}\n", "concurrency"},
+      {"target: {application: 42, api_url: [1]}\n", "target"},
+      {"options: {on_drift: 7}\n", "on_drift"},
+  };
+  for (const auto& [extra, field] : cases) {
+    INFO(extra);
+    const auto found = problems_with_positions(k_minimal + extra);
+    CHECK(any_contains(found, field));
+  }
+  const auto deleted_null = problems_with_positions(R"(version: 1
+queries: {q: {query: {name: x}, deleted: ~}}
+steps:
+  - {id: s, action: restore, query: q}
+)");
+  CHECK(any_contains(deleted_null, "deleted"));
+  const auto query_list = problems_with_positions(R"(version: 1
+queries: {q: {query: {name: x}}}
+steps:
+  - {id: s, action: delete, query: []}
+)");
+  CHECK(any_contains(query_list, "steps[0].query"));
+}
+
+TEST_CASE("whole-file problems say file:1:1: empty, NUL, not UTF-8, truncated", "[plan_parser]")
+{
+  CHECK(any_contains(problems_with_positions(""), "the plan is empty"));
+  CHECK(any_contains(problems_with_positions("   \n\n"), "the plan is empty"));
+  CHECK(any_contains(problems_with_positions(std::string("\0version: 1\n", 12)), "NUL byte"));
+  const auto latin1 = problems_with_positions("version: 1\nname: caf\xE9\n");
+  CHECK(any_contains(latin1, "2:10 the plan is not valid UTF-8 here (byte 0xE9)"));
+  const auto truncated = problems_with_positions(k_minimal.substr(0, 45));
+  CHECK_FALSE(truncated.empty());
+  const auto from_env = problems_with_positions(k_minimal + "description: \"${SITE}\"\n", {{"SITE", "caf\xE9"}});
+  INFO(from_env.front());
+  CHECK(any_contains(from_env, "description: the value is not valid UTF-8"));
+}
+
+TEST_CASE("line ends of CR alone or CR LF read like LF, with the right positions", "[plan_parser]")
+{
+  std::string cr = k_minimal;
+  std::replace(cr.begin(), cr.end(), '\n', '\r');
+  CHECK(parse_plan(cr, "plan.yaml", env_of({})).has_value());
+  std::string crlf;
+  for (const char c : k_minimal + "bogus: 1\n") crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  const auto found = problems_with_positions(crlf);
+  CHECK(any_contains(found, "9:1"));
+}
+
+TEST_CASE("a plan larger than the limit is refused before it is parsed", "[plan_parser]")
+{
+  const std::string huge = k_minimal + "description: \"" + std::string(k_max_plan_bytes, 'x') + "\"\n";
+  const auto found = problems_with_positions(huge);
+  CHECK(any_contains(found, "1:1 the plan is larger than 4 MiB"));
+}
+
+TEST_CASE("a token is refused under any token-like field at any depth", "[plan_parser]")
+{
+  const auto in_options = problems_with_positions(k_minimal + "options: {token: abc}\n");
+  CHECK(any_contains(in_options, "options.token: a plan never holds the API token"));
+  const auto in_query = problems_with_positions(R"(version: 1
+queries: {q: {query: {name: x}, apiToken: abc}}
+steps: [{id: s, action: delete, query: q}]
+)");
+  CHECK(any_contains(in_query, "queries.q.apiToken"));
+  const auto in_step = problems_with_positions(R"(version: 1
+queries: {q: {query: {name: x}}}
+steps:
+  - {id: s, action: delete, query: q, access_token: abc}
+)");
+  CHECK(any_contains(in_step, "steps[0].access_token"));
+}
+
+TEST_CASE("a value that holds the token, typed or through ${VAR}, is refused without showing it", "[plan_parser]")
+{
+  const std::map<std::string, std::string> env = {{"LOSANT_API_TOKEN", "s3cr3t-t0ken-value"},
+                                                  {"MYTOK", "s3cr3t-t0ken-value"}};
+  const std::string via_var = R"(version: 1
+queries: {q: {query: {name: x}}}
+steps:
+  - {id: s, action: send_command, query: q, name: go, payload: {auth: "${MYTOK}"}}
+)";
+  auto plan = parse_plan(via_var, "plan.yaml", env_of(env));
+  REQUIRE_FALSE(plan.has_value());
+  CHECK_THAT(plan.error().render_all(), Catch::Contains("holds the API token (the value of $LOSANT_API_TOKEN)"));
+  CHECK_THAT(plan.error().render_all(), !Catch::Contains("s3cr3t-t0ken-value"));
+
+  const std::string in_comment = k_minimal + "# s3cr3t-t0ken-value\n";
+  auto commented = parse_plan(in_comment, "plan.yaml", env_of(env));
+  REQUIRE_FALSE(commented.has_value());
+  CHECK_THAT(commented.error().render_all(), Catch::Contains("plan.yaml:9:3"));
+  CHECK_THAT(commented.error().render_all(), Catch::Contains("text holds the API token"));
+}

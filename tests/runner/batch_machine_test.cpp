@@ -78,7 +78,7 @@ struct Fixture {
 
 api::ApiResult ok(int status, std::string body)
 {
-  return api::ApiResponse{status, std::move(body), milliseconds(3)};
+  return api::ApiResponse{status, std::move(body), milliseconds(3), {}};
 }
 
 api::ApiResult failure(int status, std::optional<double> retry_after = std::nullopt)
@@ -90,7 +90,7 @@ api::ApiResult failure(int status, std::optional<double> retry_after = std::null
 
 api::ApiResult lost()
 {
-  return std::unexpected(api::ApiError{api::ErrorKind::transient, api::Delivery::maybe_sent, 0, "", "lost", {}});
+  return std::unexpected(api::ApiError{api::ErrorKind::transient, api::Delivery::maybe_sent, 0, "", "lost", {}, {}});
 }
 
 bool has_event(const Effects& effects, const std::string& kind)

@@ -171,9 +171,10 @@ TEST_CASE("a batch left in flight by a killed process is re-sent for a patch and
 {
   for (const char* text : {k_patch_plan, k_command_plan}) {
     FakeRun f(text, 100);
-    // Run once with the sender stopping everything: record steps and batches only.
+    // Stopped at once: steps and batches recorded, nothing sent.
+    f.prepare();
     f.stop = true;
-    REQUIRE(f.apply().outcome == RunOutcome::interrupted);
+    REQUIRE(f.resume().outcome == RunOutcome::interrupted);
     const bool command = std::string(text) == k_command_plan;
     // As if killed after committing the intent of batch 1 (and, for the
     // command, after the server applied it).
@@ -211,8 +212,9 @@ TEST_CASE("a rejected token halts the run with nothing marked as applied", "[coo
 TEST_CASE("a plan whose stored request changed under a batch in flight is refused on resume", "[coordinator]")
 {
   FakeRun f(k_patch_plan, 100);
+  f.prepare();
   f.stop = true;
-  REQUIRE(f.apply().outcome == RunOutcome::interrupted);
+  REQUIRE(f.resume().outcome == RunOutcome::interrupted);
   f.store->execute("UPDATE batches SET status = 'sending', request_hash = 'x' WHERE batch_index = 0");
   f.stop = false;
   const RunResult result = f.resume();
@@ -292,4 +294,82 @@ TEST_CASE("transient failures during resolution are retried; a 429 costs no atte
   CHECK(f.apply().outcome == RunOutcome::completed);
   CHECK(f.counters.throttled == 3);
   CHECK(f.counters.server_errors == 2);
+}
+
+TEST_CASE("a stop request during resolution ends it at the next request, as cancelled", "[coordinator]")
+{
+  int gets = 0;
+  FakeRun f(k_patch_plan, 5000,
+            [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+              if (request.method == "GET" && ++gets == 2) f.stop = true;
+              return std::nullopt;
+            });
+  runner::Coordinator c = f.coordinator();
+  const std::string run =
+      c.begin(state::RunKind::apply, {"/p.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
+  const auto resolved = c.resolve(run, nullptr);
+  REQUIRE_FALSE(resolved.has_value());
+  CHECK(resolved.error().kind == api::ErrorKind::cancelled);
+  CHECK(f.sender.count("GET", "/devices") <= 3); // the page in flight, at most one fetched ahead
+  c.interrupt(run, "stopped");
+  CHECK(f.store->run(run)->status == state::RunStatus::interrupted);
+  CHECK_FALSE(f.store->lock_holder(run).has_value());
+}
+
+TEST_CASE("a Retry-After holds back every request of the run, not only the refused one", "[coordinator]")
+{
+  int patches = 0;
+  FakeRun f(k_patch_plan, 1000,
+            [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH" && ++patches == 1) return http_error(429, "{}", 20.0);
+              return std::nullopt;
+            });
+  f.settings.concurrency = 4;
+  const auto started = f.clock.now();
+  REQUIRE(f.apply().outcome == RunOutcome::completed);
+  // The first answer asked for 20 s: nothing may leave during them, whichever batch it is.
+  const auto sent = f.sender.sent();
+  SteadyTime throttled_at{};
+  for (const auto& s : sent) {
+    if (s.request.method == "PATCH") {
+      throttled_at = s.at;
+      break;
+    }
+  }
+  int during = 0;
+  for (const auto& s : sent) {
+    if (s.at > throttled_at + std::chrono::milliseconds(20) && s.at < throttled_at + std::chrono::seconds(20)) ++during;
+  }
+  CHECK(during == 0);
+  CHECK(f.clock.now() - started >= std::chrono::seconds(20));
+}
+
+TEST_CASE("a Retry-After longer than the run may wait stops it, resumable, with the batch waiting", "[coordinator]")
+{
+  int patches = 0;
+  FakeRun f(k_patch_plan, 200, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+    if (request.method == "PATCH" && ++patches == 2) return http_error(429, "{}", 86400.0);
+    return std::nullopt;
+  });
+  f.settings.concurrency = 1;
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::api_paused);
+  CHECK_THAT(result.message, Catch::Contains("86400 s") && Catch::Contains("--max-retry-after"));
+  CHECK(f.store->run(f.run_id)->status == state::RunStatus::interrupted);
+  CHECK(f.batch_states()[BatchStatus::retry_wait] == 1);
+  CHECK(f.sender.count("PATCH", "/devices") == 2); // nothing more was sent
+}
+
+TEST_CASE("a state file deleted under a running step stops the run with a state failure", "[coordinator]")
+{
+  int patches = 0;
+  FakeRun f(k_patch_plan, 1000,
+            [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH" && ++patches == 3) std::filesystem::remove(f.dir / "state.db");
+              return std::nullopt;
+            });
+  f.settings.concurrency = 1;
+  f.sender.set_latency(std::chrono::milliseconds(600)); // a check a second: a few batches later
+  CHECK_THROWS_AS(f.apply(), state::StateFailure);
+  CHECK(f.sender.count("PATCH", "/devices") < 10);
 }

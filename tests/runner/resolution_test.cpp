@@ -23,7 +23,7 @@ struct RecordingSink final : DeviceListSink {
     calls.push_back("page " + query.name + " " + std::to_string(page.size()));
     for (const auto& [id, document] : page) ids.push_back(id);
   }
-  void end_list(const std::string&, const plans::QuerySpec& query, std::int64_t total) override
+  void end_list(const std::string&, const plans::QuerySpec& query, std::int64_t total, bool) override
   {
     calls.push_back("end " + query.name + " " + std::to_string(total));
   }
@@ -56,7 +56,7 @@ jobs::FetchPage fleet(int size, int& requests)
       if (id <= after || static_cast<int>(items.size()) == params.per_page) continue;
       items.push_back({{"id", id}, {"name", "d" + std::to_string(n)}, {"description", n % 2 ? "odd" : "even"}});
     }
-    return api::ApiResponse{200, json{{"items", items}, {"count", items.size()}, {"totalCount", total}}.dump(), {}};
+    return api::ApiResponse{200, json{{"items", items}, {"count", items.size()}, {"totalCount", total}}.dump(), {}, {}};
   };
 }
 
@@ -116,7 +116,8 @@ TEST_CASE("a failed page ends resolution with that error and no end of list", "[
   const jobs::FetchPage failing = [&](const api::DeviceListParams& params) -> api::ApiResult {
     if (requests == 1) {
       ++requests;
-      return std::unexpected(api::ApiError{api::ErrorKind::transient, api::Delivery::answered, 503, "", "down", {}});
+      return std::unexpected(
+          api::ApiError{api::ErrorKind::transient, api::Delivery::answered, 503, "", "down", {}, {}});
     }
     return healthy(params);
   };

@@ -35,7 +35,7 @@ TEST_CASE("a plan's state file sits beside it", "[state_files]")
   CHECK(default_state_path("plan") == "plan.fleetrun.db");
 }
 
-TEST_CASE("--state wins; else the only state file here; none or several is an error that says what to do",
+TEST_CASE("the state file is --state or the only one here and none or several is an error that says what to do",
           "[state_files]")
 {
   TempDir dir;

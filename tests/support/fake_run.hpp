@@ -57,13 +57,25 @@ struct FakeRun {
     return runner::Coordinator(*store, plan, {sender, limiter, clock, stop}, settings);
   }
 
-  // What `apply --yes` does: a run, its lists, its steps, executed and finished.
-  RunResult apply()
+  // What `apply --yes` does before the first change: a run, its lists, its steps.
+  void prepare()
   {
     runner::Coordinator c = coordinator();
+    prepare_with(c);
+  }
+
+  void prepare_with(runner::Coordinator& c)
+  {
     run_id = c.begin(state::RunKind::apply, {"/plans/plan.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
     REQUIRE(c.resolve(run_id, nullptr).has_value());
     c.record_steps(run_id, run_id);
+  }
+
+  // What `apply --yes` does: prepare, then the steps executed and finished.
+  RunResult apply()
+  {
+    runner::Coordinator c = coordinator();
+    prepare_with(c);
     const RunResult result = c.execute(run_id);
     c.finish(run_id, result);
     counters = c.counters();

@@ -100,13 +100,13 @@ Responder sandbox_responder(sandbox::Sandbox& sandbox)
       for (const auto& header : response.headers) http.headers.push_back(header);
       return std::unexpected(api::error_from_response(http));
     }
-    return api::ApiResponse{response.status, response.body, std::chrono::milliseconds(1)};
+    return api::ApiResponse{response.status, response.body, std::chrono::milliseconds(1), {}};
   };
 }
 
 api::ApiResult ok(int status, std::string body)
 {
-  return api::ApiResponse{status, std::move(body), std::chrono::milliseconds(1)};
+  return api::ApiResponse{status, std::move(body), std::chrono::milliseconds(1), {}};
 }
 
 api::ApiResult http_error(int status, std::string body, std::optional<double> retry_after_s)

@@ -51,6 +51,7 @@ public:
   // Requests sent whose method and path are these.
   std::size_t count(const std::string& method, const std::string& path) const;
   int max_in_flight() const { return m_max_in_flight; }
+  void set_latency(std::chrono::milliseconds latency) { m_latency = latency; }
 
 private:
   struct Pending {

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -157,8 +158,10 @@ pid_t spawn_fleetrun(const std::vector<std::string>& args, const std::vector<std
 CommandResult collect(pid_t pid, const TempDir& dir)
 {
   int status = 0;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
   CommandResult result;
+  result.peak_rss_kib = usage.ru_maxrss;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = read_file(dir / "out");
   result.err = read_file(dir / "err");

@@ -43,6 +43,7 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+  long peak_rss_kib = 0; // the process's maximum resident set size
 };
 
 // The sandbox's fleet with every timestamp left out: devices (deleted or

@@ -1,0 +1,300 @@
+// The real binary against a hostile or broken server (tests/support/
+// scripted_server): huge, dripped, endless, deep, HTML, redirected and
+// token-echoing answers, absurd Retry-After values. Each ends with a
+// documented exit code and a message that names the request, within bounded
+// time and memory, and never with the token in any output or state file.
+#include "tests/support/sandbox_process.hpp"
+#include "tests/support/scripted_server.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <thread>
+
+using nlohmann::json;
+using namespace fleetrun::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* k_token = "s3cr3t-t0k3n-4-tests";
+
+const char* k_plan = R"(version: 1
+queries:
+  all: {query: {name: {$startsWith: device}}}
+steps:
+  - {id: ping, action: send_command, query: all, name: ping, allow_whole_fleet: true}
+)";
+
+std::vector<std::string> env_for(const ScriptedServer& server)
+{
+  return {"LOSANT_API_URL=" + server.url(), std::string("LOSANT_API_TOKEN=") + k_token,
+          std::string("LOSANT_APPLICATION_ID=") + k_sandbox_application};
+}
+
+std::string read_all(const std::filesystem::path& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `fleetrun plan` against `server`, timed.
+struct Timed {
+  CommandResult result;
+  std::chrono::milliseconds took;
+};
+
+Timed plan_against(const ScriptedServer& server, const TempDir& dir, std::vector<std::string> extra = {})
+{
+  write_file(dir / "plan.yaml", k_plan);
+  std::vector<std::string> args = {"plan", (dir / "plan.yaml").string(), "--state", (dir / "s.db").string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult result = run_fleetrun(args, env_for(server));
+  return {std::move(result),
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)};
+}
+
+bool is_device_list(const RawRequest& request)
+{
+  return request.method == "GET" && request.path.ends_with("/devices");
+}
+
+} // namespace
+
+TEST_CASE("a 2.5 GB answer is refused at 64 MiB without holding it in memory", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer {
+    return [](int fd) {
+      if (!write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2500000000\r\nContent-Type: application/json\r\n\r\n"))
+        return false;
+      const std::string chunk(1 << 20, ' ');
+      for (int i = 0; i < 2400; ++i) {
+        if (!write_all(fd, chunk)) return false;
+      }
+      return false;
+    };
+  });
+  TempDir dir;
+  const auto [result, took] = plan_against(server, dir);
+  INFO(result.err);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("larger than 64 MiB"));
+  CHECK_THAT(result.err, Catch::Contains("GET " + server.url() + "/applications/"));
+  CHECK(result.peak_rss_kib < 300 * 1024);
+}
+
+TEST_CASE("an endless chunked answer is cut off too", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer {
+    return [](int fd) {
+      if (!write_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")) return false;
+      const std::string chunk = "100000\r\n" + std::string(0x100000, '[') + "\r\n";
+      for (;;) {
+        if (!write_all(fd, chunk)) return false;
+      }
+    };
+  });
+  TempDir dir;
+  const auto [result, took] = plan_against(server, dir);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("larger than 64 MiB"));
+  CHECK(result.peak_rss_kib < 300 * 1024);
+}
+
+TEST_CASE("an answer dripped a byte at a time ends at the request's deadline", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer {
+    return [](int fd) {
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, ' ');
+      for (const char c : answer) {
+        if (!write_all(fd, std::string(1, c))) return false;
+        std::this_thread::sleep_for(300ms);
+      }
+      return false;
+    };
+  });
+  TempDir dir;
+  const auto [result, took] =
+      plan_against(server, dir, {"--read-timeout-ms", "3000", "--request-timeout-ms", "2000", "--max-attempts", "2"});
+  INFO(result.err);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("no complete answer within 2000 ms"));
+  // Two attempts, each cut at 2 s: not the five minutes it would drip.
+  CHECK(took < 10s);
+}
+
+TEST_CASE("HTML, redirects and unreadable totals are refused naming the request (exit 5)", "[hostile_answers]")
+{
+  const std::vector<std::pair<Writer, std::string>> cases = {
+      {answer(200, "<html><body>Welcome to the captive portal</body></html>"), "could not be read"},
+      {answer(302, "", {{"Location", "https://elsewhere.example/login"}}),
+       "redirect to https://elsewhere.example/login"},
+      {answer(200, R"({"items":[],"count":0,"totalCount":"lots"})"), "totalCount must be a whole number"},
+      {answer(404, "<html>Not Found</html>"), "HTTP 404"},
+  };
+  for (const auto& [writer, expected] : cases) {
+    int served = 0;
+    ScriptedServer server([&](const RawRequest&) -> Writer {
+      ++served;
+      return writer;
+    });
+    TempDir dir;
+    const auto [result, took] = plan_against(server, dir);
+    INFO(result.err);
+    CHECK(result.exit_code == 5);
+    CHECK_THAT(result.err, Catch::Contains(expected));
+    CHECK_THAT(result.err, Catch::Contains("[GET " + server.url()));
+    CHECK(served == 1); // not retried: the answer says the server is not the API
+  }
+}
+
+TEST_CASE("Retry-After over the ceiling stops at once, however it is written", "[hostile_answers]")
+{
+  for (const std::string retry_after : {"86400", "1e300", "inf"}) {
+    ScriptedServer server([&](const RawRequest&) -> Writer {
+      return answer(429, R"({"type":"TooManyRequests","message":"slow down"})", {{"Retry-After", retry_after}});
+    });
+    TempDir dir;
+    const auto [result, took] = plan_against(server, dir, {"--max-attempts", "3", "--max-retry-after", "3"});
+    INFO(retry_after << ": " << result.err);
+    CHECK(result.exit_code == 5);
+    CHECK(took < 30s);
+    CHECK_THAT(result.err, Catch::Contains("--max-retry-after"));
+  }
+}
+
+TEST_CASE("an error answer that echoes the token reaches no output and no state file", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest& request) -> Writer {
+    if (is_device_list(request)) return answer(200, device_page(1, 3, 3));
+    const std::string echoed = request.headers.contains("authorization") ? request.headers.at("authorization") : "";
+    return answer(400, json{{"type", "Validation"}, {"message", "you sent " + echoed}}.dump());
+  });
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_plan);
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", (dir / "s.db").string(),
+                                    "--output", "json", "--log-level", "debug"},
+                                   env_for(server));
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("you sent Bearer [REDACTED]"));
+  CHECK_THAT(result.out + result.err, !Catch::Contains(k_token));
+  for (const auto& file : std::filesystem::directory_iterator(dir.path())) {
+    INFO(file.path());
+    CHECK(read_all(file.path()).find(k_token) == std::string::npos);
+  }
+  const auto status = run_fleetrun({"status", "--state", (dir / "s.db").string(), "--output", "json"});
+  CHECK(status.exit_code == 0);
+  CHECK_THAT(status.out, !Catch::Contains(k_token));
+}
+
+TEST_CASE("a job log nested 100,000 deep fails the poll, not the process; resume does the same", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest& request) -> Writer {
+    if (is_device_list(request)) return answer(200, device_page(1, 3, 3));
+    if (request.method == "POST") return answer(202, R"({"jobQueued":true,"jobId":"job1","success":true})");
+    return answer(200,
+                  R"({"status":"completed","output":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}");
+  });
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_plan);
+  const std::vector<std::string> args = {
+      "apply", (dir / "plan.yaml").string(), "--yes", "--state", (dir / "s.db").string(), "--max-attempts", "2"};
+  const auto first = run_fleetrun(args, env_for(server));
+  INFO(first.err);
+  CHECK(first.exit_code == 1);
+  CHECK_THAT(first.err, Catch::Contains("nests deeper than 64 levels"));
+  const auto again =
+      run_fleetrun({"resume", "--state", (dir / "s.db").string(), "--max-attempts", "2"}, env_for(server));
+  INFO(again.err);
+  CHECK(again.exit_code == 1);
+}
+
+TEST_CASE("a URL with credentials is refused without showing them", "[hostile_answers]")
+{
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_plan);
+  const auto result = run_fleetrun(
+      {"plan", (dir / "plan.yaml").string(), "--api-url", "https://alice:pa55word@api.example.com"},
+      {std::string("LOSANT_API_TOKEN=") + k_token, std::string("LOSANT_APPLICATION_ID=") + k_sandbox_application});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("https://***@api.example.com"));
+  CHECK_THAT(result.err, !Catch::Contains("pa55word"));
+  CHECK_FALSE(std::filesystem::exists(dir / "plan.fleetrun.db"));
+}
+
+TEST_CASE("a token with a line break is refused before any request", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer { return answer(200, device_page(1, 1, 1)); });
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_plan);
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string()},
+                                   {"LOSANT_API_URL=" + server.url(), "LOSANT_API_TOKEN=abc\r\nX-Injected: yes",
+                                    std::string("LOSANT_APPLICATION_ID=") + k_sandbox_application});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains("control character"));
+  CHECK(server.requests() == 0);
+}
+
+TEST_CASE("the state file is readable by its owner only", "[hostile_answers]")
+{
+  SandboxProcess sandbox({"--devices", "5"});
+  TempDir dir;
+  write_file(dir / "plan.yaml",
+             "version: 1\nqueries: {q: {query: {name: x}}}\nsteps: [{id: e, action: export, query: q}]\n");
+  REQUIRE(run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox)).exit_code == 0);
+  struct stat info {};
+  REQUIRE(::stat((dir / "plan.fleetrun.db").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("a state file deleted under a running apply stops it with exit 4", "[hostile_answers]")
+{
+  SandboxProcess sandbox({"--devices", "3000", "--latency-ms", "100"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
+steps: [{id: t, action: patch, query: all, batch_size: 10, allow_whole_fleet: true, updateFields: {description: x}}]
+)");
+  FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "1"}, sandbox_env(sandbox));
+  std::this_thread::sleep_for(2500ms);
+  std::filesystem::remove(dir / "plan.fleetrun.db");
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = apply.wait();
+  INFO(result.err);
+  CHECK(result.exit_code == 4);
+  CHECK_THAT(result.err, Catch::Contains("was deleted while this command was using it"));
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("SIGTERM during resolution stops it within a second, exit 130, and resume continues", "[hostile_answers]")
+{
+  SandboxProcess sandbox({"--devices", "8000", "--latency-ms", "400"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
+steps: [{id: t, action: patch, query: all, allow_whole_fleet: true, updateFields: {description: x}}]
+)");
+  FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes"}, sandbox_env(sandbox));
+  std::this_thread::sleep_for(1500ms); // a few of eight pages
+  const auto stats_before = sandbox.admin_get("/_sandbox/stats");
+  apply.signal(SIGTERM);
+  const auto signalled = std::chrono::steady_clock::now();
+  const auto result = apply.wait();
+  INFO(result.err);
+  CHECK(result.exit_code == 130);
+  CHECK(std::chrono::steady_clock::now() - signalled < 1500ms);
+  const auto status = run_fleetrun({"status", "--state", (dir / "plan.fleetrun.db").string(), "--output", "json"});
+  CHECK(json::parse(status.out)["status"] == "interrupted");
+  CHECK(json::parse(status.out)["steps"].empty());
+  const auto resumed = run_fleetrun({"resume", "--state", (dir / "plan.fleetrun.db").string()}, sandbox_env(sandbox));
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  (void)stats_before;
+}
