@@ -7,6 +7,11 @@
 
 #include <sqlite3.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sys/wait.h>
+
 using nlohmann::json;
 using namespace fleetrun::testing;
 
@@ -80,4 +85,53 @@ TEST_CASE("a state file that cannot be created names the file and --state", "[cl
   CHECK(result.exit_code == 4);
   CHECK_THAT(result.err, Catch::Contains("x.db"));
   CHECK_THAT(result.err, Catch::Contains("--state"));
+}
+
+TEST_CASE("a TLS failure is exit 5 with a hint, and no hint to pass --insecure when it was passed", "[cli]")
+{
+  TempDir dir;
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  REQUIRE(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext "
+                       "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null")
+                          .c_str()) == 0);
+  SandboxProcess sandbox({"--devices", "5", "--tls-cert", cert, "--tls-key", key});
+  write_file(dir / "plan.yaml", k_plan);
+  auto env = sandbox_env(sandbox);
+  env[0] = "LOSANT_API_URL=https://127.0.0.1:" + std::to_string(sandbox.port());
+  const auto refused = run_fleetrun({"plan", (dir / "plan.yaml").string()}, env);
+  CHECK(refused.exit_code == 5);
+  CHECK_THAT(refused.err, Catch::Contains("TLS failed"));
+  CHECK_THAT(refused.err, Catch::Contains("--ca-file"));
+  const auto trusted = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--ca-file", cert}, env);
+  CHECK(trusted.exit_code == 0);
+  // Plain HTTP spoken to an HTTPS port: a connection that fails, exit 5.
+  env[0] = "LOSANT_API_URL=http://127.0.0.1:" + std::to_string(sandbox.port());
+  CHECK(run_fleetrun({"plan", (dir / "plan.yaml").string(), "--max-attempts", "1"}, env).exit_code == 5);
+}
+
+TEST_CASE("a full disk under a running apply is exit 4, and resume finishes once there is room", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "3000", "--seed", "2"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
+steps: [{id: t, action: patch, query: all, batch_size: 5, allow_whole_fleet: true, updateFields: {description: full}}]
+)");
+  // The shell limits the size of files fleetrun writes and ignores SIGXFSZ, so
+  // a write past the limit fails with EFBIG, as on a full disk.
+  std::string command = "ulimit -f 3000; trap '' XFSZ; exec " FLEETRUN_BINARY " apply " + (dir / "plan.yaml").string() +
+                        " --yes --state " + (dir / "s.db").string() + " 2>" + (dir / "err").string();
+  std::string env_prefix;
+  for (const auto& variable : sandbox_env(sandbox)) env_prefix += variable + " ";
+  const int status = std::system(("env " + env_prefix + "bash -c \"" + command + "\"").c_str());
+  std::ifstream err_file(dir / "err");
+  const std::string err((std::istreambuf_iterator<char>(err_file)), std::istreambuf_iterator<char>());
+  INFO(err);
+  CHECK(WEXITSTATUS(status) == 4);
+  CHECK_THAT(err, Catch::Contains("s.db"));
+  const auto resumed = run_fleetrun({"resume", "--state", (dir / "s.db").string()}, sandbox_env(sandbox));
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK(device["description"] == "full");
 }
