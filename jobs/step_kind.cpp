@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace fleetrun::jobs {
 
 using nlohmann::json;
@@ -17,11 +19,20 @@ json StepKind::outcome(const json& body, std::size_t) const
   return counts;
 }
 
-std::int64_t StepKind::failed_count(const json& outcome) const
+std::int64_t failed_devices_of(const json& outcome, std::int64_t devices, bool batch_failed)
 {
-  return outcome.is_object() && outcome.contains("failed") && outcome["failed"].is_number_integer()
-             ? outcome["failed"].get<std::int64_t>()
-             : 0;
+  std::int64_t failed = 0;
+  std::int64_t succeeded = 0;
+  bool counted = false;
+  if (outcome.is_object()) {
+    for (const auto& [key, value] : outcome.items()) {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 0) continue;
+      counted = true;
+      (key == "failed" ? failed : succeeded) += value.get<std::int64_t>();
+    }
+  }
+  if (batch_failed) return counted ? std::clamp<std::int64_t>(devices - succeeded, 0, devices) : devices;
+  return std::clamp<std::int64_t>(failed, 0, devices);
 }
 
 json pinned_query(const std::vector<std::string>& ids)

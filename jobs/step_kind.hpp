@@ -49,10 +49,16 @@ public:
   virtual Request build(const std::vector<std::string>& items, const BatchContext& context) const = 0;
   // Counts from a 2xx answer, named like the API names them ({"updated": 3, ...}).
   virtual nlohmann::json outcome(const nlohmann::json& body, std::size_t items) const;
-  // How many items an outcome (answer or job output) says failed.
-  virtual std::int64_t failed_count(const nlohmann::json& outcome) const;
   virtual OnUnknown on_unknown() const = 0;
 };
+
+// The devices of a final batch that failed, from its outcome (an answer's or
+// a job's counts) and its size. A done batch failed for the devices its
+// outcome counts as `failed`; a failed batch for all of them, unless its
+// outcome counts what was done (a job that ended errored part-way: output
+// {updated: 815, failed: 622}), then for all but those. Always within
+// [0, devices].
+std::int64_t failed_devices_of(const nlohmann::json& outcome, std::int64_t devices, bool batch_failed);
 
 // The kind for a plan step; its Losant fields come from the step's params.
 std::unique_ptr<StepKind> make_step_kind(const plans::Step& step);

@@ -89,13 +89,9 @@ bool BatchMachine::is_final() const
 
 std::int64_t BatchMachine::failed_devices() const
 {
-  if (m_record.status == BatchStatus::failed) return m_record.device_count;
-  if (m_record.status == BatchStatus::done) {
-    // An answer's count is the server's word: kept within the batch.
-    return std::clamp<std::int64_t>(m_kind.failed_count(parse_or_discarded(m_record.outcome_json)), 0,
-                                    m_record.device_count);
-  }
-  return 0;
+  if (!is_final()) return 0;
+  return jobs::failed_devices_of(parse_or_discarded(m_record.outcome_json), m_record.device_count,
+                                 m_record.status == BatchStatus::failed);
 }
 
 bool BatchMachine::needs_stored_request(Purpose purpose)
@@ -449,11 +445,25 @@ void BatchMachine::follow_job(const jobs::JobState& job, const Moment& at, Effec
     return;
   }
   ++m_polls;
-  const auto interval =
-      std::min(m_policy.job_poll_max,
-               milliseconds(static_cast<std::int64_t>(static_cast<double>(m_policy.job_poll_first.count()) *
-                                                      std::pow(1.5, std::min(m_polls, 20)))));
-  effects.schedule.push_back({at.now + interval, {Purpose::poll_job}});
+  effects.schedule.push_back({at.now + next_poll_in(job, waited), {Purpose::poll_job}});
+}
+
+// When to look at a running job again. With progress reported, when the
+// job should be done at the pace it has kept; without, a little later each
+// time. Never sooner than a twentieth of the time already waited (so a long
+// job costs few polls: about 20 per tenfold of waiting) nor later than
+// job_poll_max.
+milliseconds BatchMachine::next_poll_in(const jobs::JobState& job, milliseconds waited) const
+{
+  auto interval = milliseconds(static_cast<std::int64_t>(static_cast<double>(m_policy.job_poll_first.count()) *
+                                                         std::pow(1.5, std::min(m_polls, 20))));
+  if (job.total > 0 && job.completed > 0 && job.completed < job.total && waited.count() > 0) {
+    const double per_item = static_cast<double>(waited.count()) / static_cast<double>(job.completed);
+    interval = milliseconds(static_cast<std::int64_t>(per_item * static_cast<double>(job.total - job.completed))) +
+               milliseconds(50);
+  }
+  const auto floor = std::max(m_policy.job_poll_first, waited / 20);
+  return std::clamp(interval, std::min(floor, m_policy.job_poll_max), m_policy.job_poll_max);
 }
 
 void BatchMachine::on_job_list(const Want& want, const api::ApiResult& result, const Moment& at,

@@ -184,6 +184,7 @@ private:
                  Effects& effects);
   void follow_job(const jobs::JobState& job, const Moment& at, Effects& effects);
   void narrow(const Moment& at, Effects& effects);
+  std::chrono::milliseconds next_poll_in(const jobs::JobState& job, std::chrono::milliseconds waited) const;
   bool out_of_attempts() const;
   static std::string follow_up_key(const Want& want);
 

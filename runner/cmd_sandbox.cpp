@@ -56,6 +56,7 @@ int run_sandbox(const SandboxOptions& options)
   rc.fault_drop_before = options.fault_drop_before;
   rc.fault_drop_after = options.fault_drop_after;
   rc.latency_ms = options.latency_ms;
+  rc.jitter_ms = options.jitter_ms;
   rc.fault_route = options.fault_route;
   rc.job_threshold = options.job_threshold;
   rc.job_duration_ms = options.job_duration_ms;

@@ -35,6 +35,7 @@ struct SandboxOptions {
   std::uint64_t fault_seed = 1;
   std::string fault_route; // "POST /devices/command": faults only on that route
   int latency_ms = 0;
+  int jitter_ms = 0;
   std::string request_log;
   bool log_bodies = false;
   std::string tls_certificate;

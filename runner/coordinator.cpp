@@ -48,7 +48,7 @@ StoredRequest stored_request_of(const BatchRecord& batch)
 class Coordinator::StepLoop {
 public:
   StepLoop(Coordinator& owner, const std::string& run_id, state::StepRecord& step)
-      : m_owner(owner), m_store(owner.m_store), m_run_id(run_id), m_step(step),
+      : m_owner(owner), m_store(owner.m_store), m_dispatcher(owner.m_dispatcher), m_run_id(run_id), m_step(step),
         m_plan_step(owner.m_plan.steps.at(static_cast<std::size_t>(step.index))),
         m_kind(jobs::make_step_kind(m_plan_step))
   {
@@ -147,18 +147,18 @@ private:
         m_stopping = true;
         drain_until = now + m_owner.m_settings.drain_deadline;
         m_store.add_event(m_run_id, "stop_requested",
-                          "stop requested: no new requests; waiting for " +
-                              std::to_string(services.sender.in_flight()) + " in flight");
+                          "stop requested: no new requests; waiting for " + std::to_string(m_dispatcher.in_flight()) +
+                              " in flight");
       }
       const bool sending = !m_stopping && !m_aborting && m_halt == Halt::none;
       SteadyTime wake = now + std::chrono::seconds(1);
       if (sending) wake = std::min(wake, dispatch_due(now));
-      if (services.sender.in_flight() == 0 && (!sending || m_timers.empty())) break;
+      if (m_dispatcher.in_flight() == 0 && (!sending || m_timers.empty())) break;
       if (m_stopping) {
         if (now >= drain_until) break;
         wake = std::min(wake, drain_until);
       }
-      if (auto answer = services.sender.wait(wake)) take(std::move(*answer));
+      if (auto answer = m_dispatcher.wait(wake)) take(std::move(*answer));
       m_owner.check_state_file();
       now = services.clock.now();
       if (now >= next_heartbeat) {
@@ -171,12 +171,11 @@ private:
   // Sends what is due while slots and the rate limit allow; returns when to look again.
   SteadyTime dispatch_due(SteadyTime now)
   {
-    auto& services = m_owner.m_services;
-    while (services.sender.in_flight() < m_owner.m_settings.concurrency && !m_timers.empty()) {
+    SteadyTime wake = now + std::chrono::seconds(1);
+    while (!m_timers.empty()) {
       auto first = m_timers.begin();
       if (first->first > now) return first->first;
-      SteadyTime::duration wait{};
-      if (!services.limiter.try_acquire(now, wait)) return now + wait;
+      if (!m_dispatcher.try_take(now, wake)) return wake;
       auto [batch_index, want] = std::move(first->second);
       m_timers.erase(first);
       BatchMachine& machine = m_machines.at(batch_index);
@@ -184,12 +183,19 @@ private:
       if (BatchMachine::needs_stored_request(want.purpose)) stored = read_request(batch_index);
       Dispatch dispatch = machine.dispatch(want, stored ? &*stored : nullptr, m_owner.moment());
       carry_out(batch_index, std::move(dispatch.effects)); // the intent is committed here
-      const Ticket ticket = ++m_last_ticket;
+      const Purpose purpose = want.purpose;
+      const Ticket ticket = m_dispatcher.send(std::move(dispatch.request));
       m_in_flight.emplace(ticket, std::make_pair(batch_index, std::move(want)));
-      ++m_owner.m_allowance.counters.requests;
-      services.sender.submit(ticket, std::move(dispatch.request));
+      auto& counters = m_owner.m_allowance.counters;
+      switch (purpose) {
+      case Purpose::send: ++counters.batch_requests; break;
+      case Purpose::poll_job:
+      case Purpose::list_jobs: ++counters.job_poll_requests; break;
+      case Purpose::read_history:
+      case Purpose::look_up_created: ++counters.reconciliation_requests; break;
+      }
     }
-    return now + std::chrono::seconds(1);
+    return wake;
   }
 
   void take(Answer answer)
@@ -198,10 +204,9 @@ private:
     if (found == m_in_flight.end()) return; // not ours (abandoned earlier)
     auto [batch_index, want] = std::move(found->second);
     m_in_flight.erase(found);
-    m_owner.count_answer(answer.result);
     carry_out(batch_index,
               m_machines.at(batch_index).on_answer(want, answer.result, m_owner.moment(), m_owner.m_allowance));
-    if (const auto why = m_owner.throttled_too_long(); why && m_halt == Halt::none) {
+    if (const auto why = m_dispatcher.throttled_too_long(); why && m_halt == Halt::none) {
       m_halt = Halt::asked_to_wait;
       m_halt_message = *why;
     }
@@ -326,6 +331,7 @@ private:
 
   Coordinator& m_owner;
   state::StateStore& m_store;
+  Dispatcher& m_dispatcher;
   const std::string& m_run_id;
   state::StepRecord& m_step;
   const plans::Step& m_plan_step;
@@ -337,7 +343,6 @@ private:
   std::int64_t m_failed_devices = 0;
   std::multimap<SteadyTime, std::pair<int, Want>> m_timers;
   std::map<Ticket, std::pair<int, Want>> m_in_flight;
-  Ticket m_last_ticket = 0;
   bool m_stopping = false;
   bool m_aborting = false;
   bool m_unfinished = false;
@@ -349,7 +354,9 @@ private:
 
 Coordinator::Coordinator(state::StateStore& store, const plans::Plan& plan, RunServices services,
                          ExecutionSettings settings)
-    : m_store(store), m_plan(plan), m_services(services), m_settings(std::move(settings))
+    : m_store(store), m_plan(plan), m_services(services), m_settings(std::move(settings)),
+      m_dispatcher(services.sender, services.limiter, services.clock, m_settings.concurrency,
+                   m_settings.max_retry_after, m_allowance.counters)
 {
   m_allowance.retries_left = m_settings.retry_budget;
 }
@@ -373,6 +380,15 @@ state::RunRecord Coordinator::begin(state::RunKind kind, const RunOrigin& origin
   run.application_id = origin.application_id;
   run.preview_run_id = origin.preview_run_id;
   run.created_ms = run.updated_ms = m_services.clock.wall_ms();
+  // What an earlier run learned about this API's rate limit is where this one starts.
+  for (const auto& earlier : m_store.runs()) {
+    if (earlier.api_url == run.api_url && earlier.application_id == run.application_id && earlier.learned_rate > 0) {
+      m_services.limiter.start_at(earlier.learned_rate, m_services.clock.now());
+      run.learned_rate = earlier.learned_rate;
+      spdlog::debug("starting at {:.1f} requests/s, learned by run {}", earlier.learned_rate, earlier.id);
+      break;
+    }
+  }
   auto transaction = m_store.transaction();
   m_store.insert_run(run);
   if (kind == state::RunKind::apply) {
@@ -415,94 +431,26 @@ void Coordinator::check_state_file()
   m_store.check_still_there();
 }
 
-void Coordinator::count_answer(const api::ApiResult& result)
+ReadContext Coordinator::read_context()
 {
-  const auto now = m_services.clock.now();
-  if (result) {
-    m_services.limiter.on_success(now);
-    m_throttled_since.reset();
-    return;
-  }
-  const api::ApiError& error = result.error();
-  count_failure(m_allowance.counters, error);
-  if (error.status == 429) {
-    m_services.limiter.on_throttled(now);
-    if (!m_throttled_since) m_throttled_since = now;
-  }
-  // A Retry-After holds back every request for the token, whatever answer it came with.
-  if (error.retry_after_s && *error.retry_after_s <= static_cast<double>(m_settings.max_retry_after.count())) {
-    m_services.limiter.hold_until(now +
-                                  std::chrono::milliseconds(static_cast<std::int64_t>(*error.retry_after_s * 1000)));
-  }
-}
-
-// Nothing else is in flight while resolution and guards run: waiting on the
-// sender is a sleep (and with a fake sender, time passing).
-std::optional<std::string> Coordinator::throttled_too_long() const
-{
-  if (!m_throttled_since || m_services.clock.now() - *m_throttled_since <= m_settings.max_retry_after) {
-    return std::nullopt;
-  }
-  return "the API has answered every request with 429 (too many requests) for more than " +
-         std::to_string(m_settings.max_retry_after.count()) +
-         " s (--max-retry-after); stopping: `fleetrun resume` continues later";
-}
-
-// Returns false when a stop is requested meanwhile.
-bool Coordinator::sleep_for(SteadyTime::duration duration)
-{
-  const SteadyTime until = m_services.clock.now() + duration;
-  while (m_services.clock.now() < until) {
-    if (m_services.stop_requested.load()) return false;
-    m_services.sender.wait(std::min(until, m_services.clock.now() + std::chrono::milliseconds(100)));
-  }
-  return true;
+  return {m_dispatcher,    m_services.clock,          m_settings.backoff,
+          m_allowance.rng, m_services.stop_requested, m_settings.max_retry_after};
 }
 
 api::ApiResult Coordinator::get(api::RequestSpec request)
 {
-  for (int attempt = 1;; ++attempt) {
-    if (m_services.stop_requested.load()) return std::unexpected(api::cancelled_error());
-    for (SteadyTime::duration wait{}; !m_services.limiter.try_acquire(m_services.clock.now(), wait);) {
-      if (!sleep_for(wait)) return std::unexpected(api::cancelled_error());
-    }
-    ++m_allowance.counters.requests;
-    auto result = call(m_services.sender, m_services.clock, request, &m_services.stop_requested);
-    if (!result && result.error().kind == api::ErrorKind::cancelled) return result;
-    count_answer(result);
-    if (result) return result;
-    const api::ApiError& error = result.error();
-    const bool throttled = error.status == 429;
-    if (error.kind == api::ErrorKind::auth || error.kind == api::ErrorKind::permanent ||
-        (!throttled && attempt >= m_settings.backoff.max_attempts) || m_services.stop_requested.load()) {
-      return result;
-    }
-    if (error.retry_after_s && *error.retry_after_s > static_cast<double>(m_settings.max_retry_after.count())) {
-      api::ApiError paused = error;
-      paused.kind = api::ErrorKind::permanent;
-      paused.message = "the API asked to wait " + std::to_string(static_cast<std::int64_t>(*error.retry_after_s)) +
-                       " s (Retry-After), more than the " + std::to_string(m_settings.max_retry_after.count()) +
-                       " s fleetrun may wait (--max-retry-after); try again later";
-      return std::unexpected(paused);
-    }
-    if (const auto why = throttled_too_long()) {
-      api::ApiError paused = error;
-      paused.kind = api::ErrorKind::permanent;
-      paused.message = *why;
-      return std::unexpected(paused);
-    }
-    if (throttled) --attempt; // a 429 is not a failed attempt
-    ++m_allowance.counters.retries;
-    const auto delay = backoff_delay(m_settings.backoff, attempt + 1, error.retry_after_s, m_allowance.rng);
-    spdlog::debug("GET {} failed ({}); retrying in {} ms", request.path, error.describe(), delay.count());
-    if (!sleep_for(delay)) return std::unexpected(api::cancelled_error());
-  }
+  const auto before = m_allowance.counters.requests;
+  auto result = read_one(read_context(), std::move(request));
+  m_allowance.counters.resolution_requests += m_allowance.counters.requests - before;
+  return result;
 }
 
 std::expected<void, api::ApiError> Coordinator::resolve(const std::string& run_id, PatchTallies* tallies)
 {
-  const auto fetch = [this](const api::DeviceListParams& params) { return get(api::endpoints::list_devices(params)); };
-  return resolve_queries(m_plan, run_id, fetch, *this, tallies);
+  const auto before = m_allowance.counters.requests;
+  auto resolved = resolve_queries(m_plan, run_id, read_context(), *this, tallies);
+  m_allowance.counters.resolution_requests += m_allowance.counters.requests - before;
+  return resolved;
 }
 
 // Each page is one transaction; the list is marked resolved only at the end.
@@ -590,7 +538,7 @@ RunResult Coordinator::execute(const std::string& run_id)
   const auto run = m_store.run(run_id);
   const auto now = m_services.clock.now();
   if (run && run->learned_rate > 0) m_services.limiter.start_at(run->learned_rate, now);
-  m_services.limiter.allow_in_flight(m_settings.concurrency);
+  m_services.limiter.allow_in_flight(std::min(m_settings.concurrency, 4));
   RunResult result;
   bool had_failures = false;
   for (auto& step : m_store.steps(run_id)) {
@@ -639,7 +587,12 @@ void Coordinator::finish(const std::string& run_id, const RunResult& result)
                          {"networkErrors", c.network_errors},
                          {"timeouts", c.timeouts},
                          {"reconciledDevices", c.reconciled_devices},
-                         {"jobsFollowed", c.jobs_followed}};
+                         {"jobsFollowed", c.jobs_followed},
+                         {"requestsBy",
+                          {{"resolution", c.resolution_requests},
+                           {"batches", c.batch_requests},
+                           {"jobPolls", c.job_poll_requests},
+                           {"reconciliation", c.reconciliation_requests}}}};
   auto transaction = m_store.transaction();
   m_store.set_run_summary(
       run_id,

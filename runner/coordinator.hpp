@@ -24,6 +24,7 @@
 
 #include "runner/batch_machine.hpp"
 #include "runner/clock.hpp"
+#include "runner/dispatcher.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/request_sender.hpp"
 #include "runner/resolution.hpp"
@@ -105,23 +106,20 @@ public:
 private:
   class StepLoop;
   Moment moment() const;
-  void count_answer(const api::ApiResult& result);
   void heartbeat(const std::string& run_id);
   // At most once a second: the state file must still be the one opened.
   void check_state_file();
-  bool sleep_for(SteadyTime::duration duration);
-  // When every answer for longer than the run may wait was a 429: why to stop.
-  std::optional<std::string> throttled_too_long() const;
+  ReadContext read_context();
 
   state::StateStore& m_store;
   const plans::Plan& m_plan;
   RunServices m_services;
   ExecutionSettings m_settings;
   RunAllowance m_allowance;
+  Dispatcher m_dispatcher;
   int m_pages_since_sync = 0;
   double m_saved_rate = -1;
   SteadyTime m_next_file_check{};
-  std::optional<SteadyTime> m_throttled_since; // every answer since then was a 429
   std::unique_ptr<state::RelaxedDurability> m_relaxed;
 };
 

@@ -8,7 +8,11 @@ namespace fleetrun::runner {
 
 namespace {
 constexpr double k_floor = 0.5;                                  // requests/second never go below this
-constexpr auto k_decrease_gap = std::chrono::milliseconds(1000); // one halving per second of 429s
+constexpr auto k_decrease_gap = std::chrono::milliseconds(1000); // one step down per second of 429s
+constexpr auto k_probe_gap = std::chrono::milliseconds(2000);    // learning: a step up after 2 s without a 429
+constexpr double k_margin = 0.95;                                // pace at this share of what was accepted
+constexpr double k_probe_step = 1.02;
+constexpr auto k_window = std::chrono::seconds(1);
 } // namespace
 
 RateLimiter::RateLimiter(double rate, double burst, Clock::time_point now)
@@ -19,6 +23,7 @@ RateLimiter::RateLimiter(double rate, double burst, Clock::time_point now)
 
 void RateLimiter::allow_in_flight(int requests)
 {
+  if (m_configured <= 0) return; // a learned rate keeps a bucket of half a second instead (set_rate)
   m_burst_limit = std::max(1.0, m_configured_burst - std::max(0, requests));
   m_burst = std::min(m_burst, m_burst_limit);
   m_tokens = std::min(m_tokens, m_burst);
@@ -46,8 +51,6 @@ bool RateLimiter::try_acquire(Clock::time_point now, Clock::duration& wait)
     return false;
   }
   if (m_rate <= 0) {
-    m_recent.push_back(now);
-    while (!m_recent.empty() && now - m_recent.front() > std::chrono::seconds(2)) m_recent.pop_front();
     wait = Clock::duration::zero();
     return true;
   }
@@ -64,46 +67,74 @@ bool RateLimiter::try_acquire(Clock::time_point now, Clock::duration& wait)
   return false;
 }
 
+void RateLimiter::forget_before(Clock::time_point now) const
+{
+  while (!m_successes.empty() && now - m_successes.front() > k_window) m_successes.pop_front();
+}
+
+double RateLimiter::accepted_rate(Clock::time_point now) const
+{
+  forget_before(now);
+  return static_cast<double>(m_successes.size()) / std::chrono::duration<double>(k_window).count();
+}
+
+void RateLimiter::set_rate(double rate, Clock::time_point now)
+{
+  refill(now);
+  m_rate = std::max(k_floor, rate);
+  if (m_configured > 0) {
+    m_burst = std::max(1.0, std::min(m_burst_limit, m_rate));
+  } else {
+    m_burst = std::max(1.0, m_rate / 2); // half a second of requests: what a held server has saved up
+  }
+  m_tokens = std::min(m_tokens, m_burst);
+  m_last = now;
+  m_last_change = now;
+}
+
 void RateLimiter::on_throttled(Clock::time_point now)
 {
-  if (m_rate <= 0) {
-    // Unlimited until now: start from what was being achieved, halved.
-    const double achieved = static_cast<double>(m_recent.size()) / 2.0;
-    m_rate = std::max(k_floor, achieved / 2.0);
-    m_burst = std::max(1.0, m_rate);
-    m_tokens = 0;
-    m_last = now;
-    m_last_decrease = now;
-    return;
-  }
   if (m_last_decrease && now - *m_last_decrease < k_decrease_gap) return; // the same burst of 429s counts once
-  refill(now);
-  m_rate = std::max(k_floor, m_rate / 2.0);
-  m_burst = std::max(1.0, std::min(m_burst, m_rate));
-  m_tokens = std::min(m_tokens, 0.0);
+  // What the server took over the last second, unless part of it was a
+  // Retry-After hold (then only a plain step down says anything).
+  const bool held_meanwhile = m_hold > now - k_window;
+  const double accepted = held_meanwhile ? 0 : accepted_rate(now);
+  double next = 0;
+  if (m_rate <= 0) {
+    next = accepted > 0 ? accepted * k_margin : k_floor; // the first 429: learn from what was accepted
+  } else {
+    next = m_rate * 0.9;
+    if (accepted > 0) next = std::min(next, accepted * k_margin);
+  }
+  set_rate(next, now);
+  m_tokens = 0;
   m_last_decrease = now;
 }
 
 void RateLimiter::on_success(Clock::time_point now)
 {
+  m_successes.push_back(now);
+  forget_before(now);
   if (m_rate <= 0) return;
-  const double target = m_configured > 0 ? m_configured : m_rate * 2;
-  if (m_rate >= target) return;
-  refill(now);
-  // Additive increase: 2% of the target per success, so a halved rate takes
-  // about 25 successes to come back.
-  m_rate = std::min(target, m_rate + std::max(0.05, target * 0.02));
-  if (m_configured > 0) m_burst = std::max(m_burst, std::min(m_burst_limit, m_rate));
+  if (m_configured > 0) {
+    if (m_rate >= m_configured) return;
+    // Told a rate and throttled below it: back towards it, 2 % of it per success.
+    refill(now);
+    m_rate = std::min(m_configured, m_rate + std::max(0.05, m_configured * 0.02));
+    m_burst = std::max(m_burst, std::min(m_burst_limit, m_rate));
+    return;
+  }
+  // Learning: a step up after a while without a 429, to find out whether
+  // the server now accepts more.
+  if (now - m_last_change >= k_probe_gap) set_rate(m_rate * k_probe_step, now);
 }
 
 void RateLimiter::start_at(double rate, Clock::time_point now)
 {
   if (rate <= 0) return;
   if (m_configured > 0) rate = std::min(rate, m_configured);
-  m_rate = rate;
-  m_burst = std::max(1.0, std::min(m_burst, rate));
+  set_rate(rate, now);
   m_tokens = std::min(m_tokens, m_burst);
-  m_last = now;
 }
 
 } // namespace fleetrun::runner

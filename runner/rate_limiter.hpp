@@ -1,10 +1,20 @@
 #pragma once
-// The client-side rate limit: a token bucket of `rate` requests per second
-// and `burst` tokens, which also learns. A 429 halves the rate (down to a
-// floor); each later success adds back a little until the configured rate is
-// reached again (additive increase, multiplicative decrease). Without a
-// configured rate it sends freely until the first 429, then starts from the
-// rate it was achieving. Not thread safe: the coordinator owns it.
+// The client-side rate limit: a token bucket that also learns.
+//
+// Told a rate (--rate, options.rate), it keeps to it; a 429 means the server
+// is stricter than that, and it slows down to what the server accepted, then
+// creeps back towards the rate it was told.
+//
+// Not told (the usual case: Losant documents no limit), it sends freely (the
+// coordinator's in-flight limit grows slowly meanwhile) until the first 429,
+// then paces at 95 % of what the server accepted over the last second, and
+// probes a little higher every two seconds without a 429. Each later 429
+// steps down to 95 % of what was accepted (at most once a second). The rate
+// it arrives at is saved with the run, and a later run against the same API
+// starts from it.
+//
+// A Retry-After holds back every request (hold_until). Not thread safe: the
+// coordinator owns it.
 
 #include <chrono>
 #include <deque>
@@ -16,44 +26,50 @@ class RateLimiter {
 public:
   using Clock = std::chrono::steady_clock;
 
-  // rate <= 0: unlimited until throttled. burst <= 0: max(1, rate).
+  // rate <= 0: not told; learn. burst <= 0: max(1, rate).
   RateLimiter(double rate, double burst, Clock::time_point now);
 
   // Takes a token if one is available now; otherwise returns how long until one is.
   bool try_acquire(Clock::time_point now, Clock::duration& wait);
 
   void on_throttled(Clock::time_point now);
+  void on_success(Clock::time_point now);
   // No token until `until`: a server's Retry-After holds back every request
   // made with the token, not only the one that was refused.
   void hold_until(Clock::time_point until);
-  void on_success(Clock::time_point now);
 
-  // Starts from a rate learned earlier (resume), below the configured one.
+  // Starts from a rate learned earlier (resume, or an earlier run), below the configured one.
   void start_at(double rate, Clock::time_point now);
 
-  // Keeps `requests` tokens of the burst back for requests in flight. The
-  // server counts a request when it arrives, the client when it sends; while
-  // requests travel the server's bucket can fill up and overflow before the
-  // client's, and a client bucket of the same size would then run ahead of
-  // it and draw 429s. A client bucket smaller by the most requests that can
-  // be in flight never does (at the same rate).
+  // Keeps `requests` tokens of a configured burst back for requests in
+  // flight. The server counts a request when it arrives, the client when it
+  // sends; while requests travel the server's bucket can fill up and overflow
+  // before the client's, and a client bucket of the same size would then run
+  // ahead of it and draw 429s. A client bucket smaller by the most requests
+  // that can be in flight never does (at the same rate).
   void allow_in_flight(int requests);
 
-  double current_rate() const { return m_rate; } // 0: unlimited
+  double current_rate() const { return m_rate; } // 0: not known yet (sending freely)
   double configured_rate() const { return m_configured; }
+  // Answers that were not 429 over the last second, per second.
+  double accepted_rate(Clock::time_point now) const;
 
 private:
   void refill(Clock::time_point now);
+  void set_rate(double rate, Clock::time_point now);
+  void forget_before(Clock::time_point now) const;
+
   double m_configured;
   double m_rate;
-  double m_burst;       // the bucket's size now (smaller after 429s)
+  double m_burst;       // the bucket's size now
   double m_burst_limit; // its size at most: the configured burst less the in-flight allowance
   double m_configured_burst;
   double m_tokens;
   Clock::time_point m_last;
-  std::optional<Clock::time_point> m_last_decrease; // none yet
-  Clock::time_point m_hold{};                       // no tokens before this
-  std::deque<Clock::time_point> m_recent;           // send times over the last two seconds, while unlimited
+  Clock::time_point m_last_change{};                 // when the rate last went down (or up, learning)
+  std::optional<Clock::time_point> m_last_decrease;  // none yet
+  Clock::time_point m_hold{};                        // no tokens before this
+  mutable std::deque<Clock::time_point> m_successes; // over the last second
 };
 
 } // namespace fleetrun::runner

@@ -1,9 +1,14 @@
 #pragma once
-// Query resolution for a run: every query some step uses becomes an exact,
-// ordered device list, with GET requests only (jobs/query_resolution pages
-// through the API). Where the pages go is the caller's: the coordinator
-// writes them to the state file.
+// Query resolution for a run: every query some step uses becomes an exact
+// device list, with GET requests only. jobs/query_resolution says which pages
+// to read; this loop sends them through the dispatcher (the rate limit and
+// the in-flight limit decide how many at once), retries what fails, and hands
+// each page, in order, to the sink: the coordinator, which writes them to the
+// state file.
 
+#include "runner/backoff.hpp"
+#include "runner/clock.hpp"
+#include "runner/dispatcher.hpp"
 #include "runner/patch_tally.hpp"
 
 #include "api/losant_client.hpp"
@@ -12,6 +17,8 @@
 
 #include <atomic>
 #include <expected>
+#include <functional>
+#include <random>
 #include <string>
 
 namespace fleetrun::runner {
@@ -22,18 +29,57 @@ public:
   virtual ~DeviceListSink() = default;
   virtual void begin_list(const std::string& run_id, const plans::QuerySpec& query) = 0;
   virtual void append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page) = 0;
-  // `complete` false: reading stopped at expect.max + 1 (the guard refuses the
-  // run); the list is kept for the preview but never marked resolved.
+  // `complete` false: reading stopped because the query matched more than
+  // its expect.max (the guard refuses the run); the list is never marked resolved.
   virtual void end_list(const std::string& run_id, const plans::QuerySpec& query, std::int64_t total,
                         bool complete) = 0;
 };
 
+// What GET requests before the first change need: where to send them, how to
+// retry them, when to stop.
+struct ReadContext {
+  Dispatcher& dispatcher;
+  const Clock& clock;
+  const BackoffPolicy& backoff;
+  std::mt19937_64& rng;
+  const std::atomic<bool>& stop_requested;
+  std::chrono::seconds max_retry_after;
+};
+
+// Sends GET requests (any number at once, as the dispatcher allows),
+// retrying transient failures with backoff (429s without using up an
+// attempt), until each has its final answer. `on_answer(id, result)` gets
+// each final answer and may add requests (`add`). Returns the error that
+// stopped it: a cancelled one when a stop is requested, a permanent one when
+// the API asked to wait longer than it may.
+class ReadLoop {
+public:
+  explicit ReadLoop(ReadContext context) : m_context(context) {}
+  void add(int id, api::RequestSpec request);
+  // Nothing more is needed: requests waiting are dropped, answers in flight ignored.
+  void finish();
+  std::expected<void, api::ApiError>
+  run(const std::function<std::expected<void, api::ApiError>(int id, const api::ApiResult& result)>& on_answer);
+
+private:
+  struct Waiting {
+    int id;
+    api::RequestSpec request;
+  };
+  ReadContext m_context;
+  std::multimap<SteadyTime, Waiting> m_due;
+  std::map<Ticket, Waiting> m_in_flight;
+  std::map<int, int> m_failures; // by request id, 429s excluded
+};
+
+// One GET with retries: the whole-fleet guard's count.
+api::ApiResult read_one(ReadContext context, api::RequestSpec request);
+
 // Resolves every query some step of `plan` uses, in the plan's order. With
-// `tallies`, each patch step's changes are counted as the pages arrive (while
-// the next page is fetched), so that the preview need not read the documents
-// back. Returns the error that stopped it.
+// `tallies`, each patch step's changes are counted as the pages arrive, so
+// that the preview need not read the documents back. Returns the error that
+// stopped it.
 std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, const std::string& run_id,
-                                                   const jobs::FetchPage& fetch, DeviceListSink& sink,
-                                                   PatchTallies* tallies);
+                                                   ReadContext context, DeviceListSink& sink, PatchTallies* tallies);
 
 } // namespace fleetrun::runner

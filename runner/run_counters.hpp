@@ -9,7 +9,11 @@
 namespace fleetrun::runner {
 
 struct RunCounters {
-  std::int64_t requests = 0;
+  std::int64_t requests = 0;                // all of them; by purpose below
+  std::int64_t resolution_requests = 0;     // device pages, the fleet count
+  std::int64_t batch_requests = 0;          // the batches' own requests (retries included)
+  std::int64_t job_poll_requests = 0;       // job logs read, by id or by listing
+  std::int64_t reconciliation_requests = 0; // command histories and created-device lookups
   std::int64_t retries = 0;
   std::int64_t throttled = 0;     // 429 answers
   std::int64_t server_errors = 0; // 5xx answers

@@ -2,6 +2,7 @@
 
 #include "runner/text_format.hpp"
 
+#include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
 
 #include <map>
@@ -43,7 +44,15 @@ json status_facts(const state::StateStore& store, const state::RunRecord& run)
         state_name = "pending";
       if (batch.status == state::BatchStatus::sending) state_name = "in flight";
       ++batches[state_name];
-      devices[state_name] += batch.device_count;
+      if (batch.status == state::BatchStatus::failed || batch.status == state::BatchStatus::done) {
+        // Per device: a job that ended errored part-way did some of its devices.
+        const auto failed = jobs::failed_devices_of(json::parse(batch.outcome_json, nullptr, false), batch.device_count,
+                                                    batch.status == state::BatchStatus::failed);
+        if (failed > 0) devices["failed"] += failed;
+        if (batch.device_count - failed > 0) devices["done"] += batch.device_count - failed;
+      } else {
+        devices[state_name] += batch.device_count;
+      }
       if (!batch.error.empty() && batch.status != state::BatchStatus::done) {
         problems.push_back({{"batch", batch.batch_index + 1}, {"status", state_name}, {"error", batch.error}});
       }

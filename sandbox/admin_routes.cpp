@@ -47,6 +47,7 @@ const std::vector<ConfigKey> k_config_keys = {
     config_key("faultDropAfter", &RuntimeConfig::fault_drop_after),
     config_key("faultRoute", &RuntimeConfig::fault_route),
     config_key("latencyMs", &RuntimeConfig::latency_ms),
+    config_key("jitterMs", &RuntimeConfig::jitter_ms),
     config_key("jobThreshold", &RuntimeConfig::job_threshold),
     config_key("jobDurationMs", &RuntimeConfig::job_duration_ms),
     config_key("jobErrorRate", &RuntimeConfig::job_error_rate),

@@ -21,9 +21,33 @@
 
 namespace fleetrun::sandbox {
 
-namespace {
+// Decoded like the query strings of the real API's web framework (Node's
+// querystring): `+` is a space, `%XX` a byte, a malformed `%` stays as it is.
+std::string decode_query_component(std::string_view text)
+{
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
 
-std::vector<std::pair<std::string, std::string>> parse_query(const std::string& raw)
+std::vector<std::pair<std::string, std::string>> parse_query_string(const std::string& raw)
 {
   std::vector<std::pair<std::string, std::string>> out;
   std::size_t start = 0;
@@ -33,15 +57,17 @@ std::vector<std::pair<std::string, std::string>> parse_query(const std::string& 
     const std::string pair = raw.substr(start, end - start);
     if (!pair.empty()) {
       const auto eq = pair.find('=');
-      std::string key, value;
-      Poco::URI::decode(pair.substr(0, eq), key, true);
-      if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), value, true);
+      std::string key = decode_query_component(std::string_view(pair).substr(0, eq));
+      std::string value =
+          eq == std::string::npos ? std::string() : decode_query_component(std::string_view(pair).substr(eq + 1));
       out.emplace_back(std::move(key), std::move(value));
     }
     start = end + 1;
   }
   return out;
 }
+
+namespace {
 
 // Resets the connection: no response at all, as when a server or proxy dies.
 void drop_connection(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response)
@@ -64,7 +90,7 @@ public:
     request.method = http_request.getMethod();
     const Poco::URI uri(http_request.getURI());
     request.path = uri.getPath();
-    request.query = parse_query(uri.getRawQuery());
+    request.query = parse_query_string(uri.getRawQuery());
     request.authorization = http_request.get("Authorization", "");
     request.user_agent = http_request.get("User-Agent", "");
     Poco::StreamCopier::copyToString(http_request.stream(), request.body);

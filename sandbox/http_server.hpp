@@ -7,6 +7,9 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace fleetrun::sandbox {
 
@@ -17,6 +20,11 @@ struct ServerOptions {
   std::string tls_certificate; // PEM files; both set: serve HTTPS
   std::string tls_private_key;
 };
+
+// A query string's parameters, decoded as the real API's web framework does
+// (`+` is a space; exposed for tests).
+std::string decode_query_component(std::string_view text);
+std::vector<std::pair<std::string, std::string>> parse_query_string(const std::string& raw);
 
 class HttpServer {
 public:

@@ -123,6 +123,8 @@ Response Sandbox::Impl::serve(const Request& request)
   } else {
     route = route_template(parts);
     response = api(request, parts, fault);
+    // Every API answer takes the network's time, refusals (401, 429) too.
+    response.latency_ms = draw_latency();
   }
   const auto elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   const std::string status =
@@ -206,6 +208,15 @@ std::optional<double> Sandbox::Impl::take_token(const std::string& token, const 
   if (it == buckets.end())
     it = buckets.emplace(token, TokenBucket(rc.rate, rc.burst > 0 ? rc.burst : rc.rate, now)).first;
   return it->second.try_take(now);
+}
+
+int Sandbox::Impl::draw_latency()
+{
+  const RuntimeConfig rc = runtime();
+  if (rc.jitter_ms <= 0) return rc.latency_ms;
+  std::lock_guard lock(control_mutex);
+  std::uniform_int_distribution<int> jitter(-rc.jitter_ms, rc.jitter_ms);
+  return std::max(0, rc.latency_ms + jitter(latency_rng));
 }
 
 std::string Sandbox::Impl::roll_fault(const Request& request, const std::vector<std::string>& parts,

@@ -23,6 +23,7 @@ struct RuntimeConfig {
   double fault_drop_after = 0;     // probability (mutations only) of closing it after handling
   std::string fault_route;         // "POST /devices/command": faults only there; empty: every route
   int latency_ms = 0;              // added to every API request
+  int jitter_ms = 0;               // each request's latency varies by up to this much either way
   std::size_t job_threshold = 100; // more matched devices than this: 202 and a background job
   int job_duration_ms = 1000;      // how long a background job takes
   double job_error_rate = 0;       // probability a job ends `errored` half done

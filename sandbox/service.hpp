@@ -99,6 +99,7 @@ struct Sandbox::Impl {
   std::mutex control_mutex;
   std::map<std::string, TokenBucket> buckets;
   std::mt19937_64 fault_rng;
+  std::mt19937_64 latency_rng{7};
 
   // Counters for the admin view.
   std::mutex stats_mutex;
@@ -147,6 +148,7 @@ struct Sandbox::Impl {
 
   std::optional<double> take_token(const std::string& token, const RuntimeConfig& rc);
 
+  int draw_latency();
   std::string roll_fault(const Request& request, const std::vector<std::string>& parts, const RuntimeConfig& rc);
 
   void log_request(const Request& request, const Response& response, const std::string& fault, double ms);

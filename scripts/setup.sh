@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake ninja-build ccache pkg-config git openssl nodejs npm
+packages=(g++ cmake ninja-build ccache pkg-config git openssl curl nodejs npm
           libpoco-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev
           catch2 nlohmann-json3-dev libcli11-dev)
 missing=()

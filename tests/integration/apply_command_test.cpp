@@ -343,3 +343,32 @@ steps: [{id: ping, action: send_command, query: gateways, batch_size: 10, name: 
   CHECK(stats["totals"]["fault_drop_before"] == 3 * step["batchCount"].get<int>());
   for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK(device["commands"].empty());
 }
+
+TEST_CASE("jobs that end errored part-way count only their undone devices as failed", "[apply_command]")
+{
+  SandboxProcess sandbox({"--devices", "400", "--seed", "6", "--job-threshold", "10", "--job-error-rate", "1",
+                          "--job-duration-ms", "200"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
+steps: [{id: t, action: patch, query: all, batch_size: 100, allow_whole_fleet: true, updateFields: {description: x}}]
+)");
+  // Half of each job is done: 50 % failed, under the 60 % budget. Counted as
+  // whole batches (before), 100 % would have failed and stopped the run.
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--max-failure-percent", "60",
+                                    "--concurrency", "1", "--output", "json"},
+                                   sandbox_env(sandbox));
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  const json step = json::parse(result.out)["steps"][0];
+  CHECK(step["batches"] == json{{"failed", 4}});
+  const auto done = step["devicesByState"].value("done", 0);
+  const auto failed = step["devicesByState"].value("failed", 0);
+  CHECK(done + failed == 400);
+  CHECK(done > 0);
+  CHECK(failed < 400);
+  CHECK(step["result"]["failedDevices"] == failed);
+  std::int64_t described = 0;
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) described += device["description"] == "x" ? 1 : 0;
+  CHECK(described == done);
+}

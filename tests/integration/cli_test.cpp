@@ -93,7 +93,8 @@ TEST_CASE("a TLS failure is exit 5 with a hint, and no hint to pass --insecure w
   const std::string cert = (dir / "cert.pem").string();
   const std::string key = (dir / "key.pem").string();
   REQUIRE(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext "
-                       "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null")
+                       "subjectAltName=IP:127.0.0.1 -keyout " +
+                       key + " -out " + cert + " 2>/dev/null")
                           .c_str()) == 0);
   SandboxProcess sandbox({"--devices", "5", "--tls-cert", cert, "--tls-key", key});
   write_file(dir / "plan.yaml", k_plan);

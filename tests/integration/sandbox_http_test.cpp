@@ -145,3 +145,28 @@ TEST_CASE("more kept-alive connections than Poco's default 16 threads are all se
   CHECK(status == 200);
   CHECK(seconds < 5.0);
 }
+
+TEST_CASE("query strings decode like the real API's: + is a space (Python, curl --data-urlencode)", "[sandbox_http]")
+{
+  SandboxProcess sandbox({"--devices", "20", "--seed", "3"});
+  // Exactly what Python's urllib.parse.urlencode writes for {"query": '{"name": {"$ne": "x y"}}'}.
+  const std::string target = std::string("/applications/") + k_sandbox_application +
+                             "/devices?query=%7B%22name%22%3A+%7B%22%24ne%22%3A+%22x+y%22%7D%7D&perPage=5";
+  const auto [status, body] = http_request(sandbox.port(), "GET", target);
+  INFO(body);
+  REQUIRE(status == 200);
+  const auto page = nlohmann::json::parse(body);
+  CHECK(page["totalCount"] == 20);
+  CHECK(page["query"] == nlohmann::json{{"name", {{"$ne", "x y"}}}});
+  // And a second, independent client: curl.
+  const std::string command = "curl -s -G -H 'Authorization: Bearer sandbox-token' --data-urlencode "
+                              "'query={\"name\": \"no such device\"}' " +
+                              sandbox.url() + "/applications/" + k_sandbox_application + "/devices";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string curl_out;
+  char buffer[4096];
+  while (const auto got = fread(buffer, 1, sizeof buffer, pipe)) curl_out.append(buffer, got);
+  pclose(pipe);
+  INFO(curl_out);
+  CHECK(nlohmann::json::parse(curl_out)["totalCount"] == 0);
+}

@@ -50,7 +50,7 @@ TEST_CASE("patch sends deviceIds with the plan's operations", "[step_kind]")
   CHECK(request.path == "/devices");
   CHECK(json::parse(*request.body) == json{{"deviceIds", ids(2)}, {"updateFields", {{"description", "x"}}}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::resend);
-  CHECK(kind->failed_count(json{{"updated", 3}, {"failed", 2}}) == 2);
+  CHECK(jobs::failed_devices_of(json{{"updated", 3}, {"failed", 2}}, 5, false) == 2);
 }
 
 TEST_CASE("delete, restore, remove_data and export pin ids into the query", "[step_kind]")
@@ -105,4 +105,19 @@ TEST_CASE("create posts one device with the run's marker tag", "[step_kind]")
         json{{"name", "b"}, {"tags", {{{"key", "k"}, {"value", "v"}}, {{"key", "fleetrun_run"}, {"value", "r-7"}}}}});
   CHECK(kind->on_unknown() == jobs::OnUnknown::reconcile_creates);
   CHECK(kind->outcome(json{{"id", "abc"}}, 1) == json{{"created", 1}, {"deviceId", "abc"}});
+}
+
+TEST_CASE("failed devices come from the counts: a job errored part-way failed only what it did not do", "[step_kind]")
+{
+  using jobs::failed_devices_of;
+  // A table of outcomes: (outcome, devices, batch failed) -> failed devices.
+  CHECK(failed_devices_of(json{{"updated", 815}, {"failed", 622}}, 1437, true) == 622);
+  CHECK(failed_devices_of(json{{"updated", 815}, {"failed", 0}}, 1437, true) == 622); // the rest was never done
+  CHECK(failed_devices_of(json::object(), 1437, true) == 1437);                       // no counts: all of it
+  CHECK(failed_devices_of(nullptr, 10, true) == 10);
+  CHECK(failed_devices_of(json{{"removed", 9}, {"failed", 1}}, 10, false) == 1);
+  CHECK(failed_devices_of(json{{"sent", 10}}, 10, false) == 0);
+  CHECK(failed_devices_of(json{{"failed", 99}}, 10, false) == 10); // the server's word, within the batch
+  CHECK(failed_devices_of(json{{"failed", -5}, {"updated", -1}}, 10, false) == 0);
+  CHECK(failed_devices_of(json{{"updated", 50}}, 10, true) == 0);
 }

@@ -318,6 +318,19 @@ TEST_CASE("a 202 enqueues the batch and its job is polled to the end", "[batch_m
   CHECK(json::parse(f.machine->record().outcome_json)["removed"] == 3);
 }
 
+TEST_CASE("a job errored part-way fails its batch but counts only the devices it did not do", "[batch_machine]")
+{
+  Fixture f(step_of(plans::ActionKind::delete_devices, json::object()), BatchStatus::enqueued);
+  state::BatchRecord record = f.machine->record();
+  record.device_count = 1437;
+  record.job_id = "j";
+  f.machine = std::make_unique<BatchMachine>(record, *f.kind, f.policy);
+  f.answer({Purpose::poll_job}, ok(200, R"({"status":"errored","output":{"removed":815,"failed":622},
+                                           "error":{"name":"E","message":"half way"}})"));
+  CHECK(f.machine->record().status == BatchStatus::failed);
+  CHECK(f.machine->failed_devices() == 622);
+}
+
 TEST_CASE("a job that ends errored or failed fails its batch with the job's error", "[batch_machine]")
 {
   for (const std::string status : {"errored", "failed"}) {
@@ -482,4 +495,33 @@ TEST_CASE("follow-up requests have attempts of their own, reset by a success", "
     CHECK(f.answer({Purpose::poll_job}, ok(200, R"({"status":"inProgress"})")).schedule.size() == 1);
   }
   CHECK_FALSE(f.machine->is_final());
+}
+
+TEST_CASE("a running job is polled when its reported pace says it will be done, within bounds", "[batch_machine]")
+{
+  Fixture f(step_of(plans::ActionKind::delete_devices, json::object()), BatchStatus::enqueued);
+  f.at.wall_ms += 9'000; // nine seconds since the batch was sent
+  const Effects nearly =
+      f.answer({Purpose::poll_job}, ok(200, R"({"status":"inProgress","progress":{"completed":90,"total":100}})"));
+  REQUIRE(nearly.schedule.size() == 1);
+  CHECK(nearly.schedule[0].due == f.at.now + milliseconds(1050)); // ten more devices at 100 ms each, and a little
+  const Effects slow =
+      f.answer({Purpose::poll_job}, ok(200, R"({"status":"inProgress","progress":{"completed":1,"total":100}})"));
+  CHECK(slow.schedule[0].due == f.at.now + f.policy.job_poll_max); // far off: at most job_poll_max away
+  f.at.wall_ms += 200'000;
+  const Effects no_progress = f.answer({Purpose::poll_job}, ok(200, R"({"status":"queued"})"));
+  CHECK(no_progress.schedule[0].due == f.at.now + f.policy.job_poll_max);
+}
+
+TEST_CASE("a short job is polled soon, then less and less often", "[batch_machine]")
+{
+  Fixture f(step_of(plans::ActionKind::delete_devices, json::object()), BatchStatus::enqueued);
+  std::vector<milliseconds> intervals;
+  for (int i = 0; i < 8; ++i) {
+    const Effects effects = f.answer({Purpose::poll_job}, ok(200, R"({"status":"queued"})"));
+    intervals.push_back(std::chrono::duration_cast<milliseconds>(effects.schedule.at(0).due - f.at.now));
+  }
+  CHECK(intervals.front() >= f.policy.job_poll_first);
+  CHECK(std::is_sorted(intervals.begin(), intervals.end()));
+  CHECK(intervals.back() == f.policy.job_poll_max);
 }

@@ -1,14 +1,17 @@
-// Resolution hands every page of every used query to the sink, in order,
-// and counts patch changes on the way.
+// Resolution through the dispatcher: pages fetched in parallel under the rate
+// limit, retried, handed to the sink in order; against the real sandbox
+// service in process, with a fake clock and a virtual round trip.
 #include "runner/resolution.hpp"
 
 #include "plans/plan_parser.hpp"
+#include "tests/support/fake_sender.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 using namespace fleetrun;
 using namespace fleetrun::runner;
+using namespace fleetrun::testing;
 using nlohmann::json;
 
 namespace {
@@ -23,106 +26,170 @@ struct RecordingSink final : DeviceListSink {
     calls.push_back("page " + query.name + " " + std::to_string(page.size()));
     for (const auto& [id, document] : page) ids.push_back(id);
   }
-  void end_list(const std::string&, const plans::QuerySpec& query, std::int64_t total, bool) override
+  void end_list(const std::string&, const plans::QuerySpec& query, std::int64_t total, bool complete) override
   {
-    calls.push_back("end " + query.name + " " + std::to_string(total));
+    calls.push_back("end " + query.name + " " + std::to_string(total) + (complete ? "" : " incomplete"));
   }
   std::vector<std::string> calls;
   std::vector<std::string> ids;
 };
 
-std::string id_of(int n)
-{
-  char text[25];
-  std::snprintf(text, sizeof text, "5f%022d", n);
-  return text;
-}
+using Script = std::function<std::optional<api::ApiResult>(const api::RequestSpec&)>;
 
-// A fleet of `size` devices, odd ones tagged gateway, answered by id cursor.
-jobs::FetchPage fleet(int size, int& requests)
-{
-  return [size, &requests](const api::DeviceListParams& params) -> api::ApiResult {
-    ++requests;
-    std::string after;
-    if (params.query_json) {
-      const json query = json::parse(*params.query_json);
-      if (query.contains("$and")) after = query["$and"][1]["id"]["$gt"];
-    }
-    json items = json::array();
-    int total = 0;
-    for (int n = 1; n <= size; ++n) {
-      ++total;
-      const std::string id = id_of(n);
-      if (id <= after || static_cast<int>(items.size()) == params.per_page) continue;
-      items.push_back({{"id", id}, {"name", "d" + std::to_string(n)}, {"description", n % 2 ? "odd" : "even"}});
-    }
-    return api::ApiResponse{200, json{{"items", items}, {"count", items.size()}, {"totalCount", total}}.dump(), {}, {}};
-  };
-}
+struct Resolution {
+  explicit Resolution(std::size_t devices, std::chrono::milliseconds latency = std::chrono::milliseconds(10),
+                      Script script_in = {})
+      : sandbox(config()), script(std::move(script_in)),
+        sender(
+            clock, [this](const api::RequestSpec& request) { return answer(request); }, latency)
+  {
+    sandbox.seed({devices, 5, 1'790'000'000'000});
+    backoff.max_attempts = 3;
+  }
 
-plans::Plan plan_of(const std::string& text)
-{
-  auto plan = plans::parse_plan(text, "p.yaml", [](const std::string&) { return std::nullopt; });
-  if (!plan) FAIL(plan.error().render_all());
-  return std::move(*plan);
-}
+  static sandbox::SandboxConfig config() { return {}; }
+
+  api::ApiResult answer(const api::RequestSpec& request)
+  {
+    if (script) {
+      if (auto scripted = script(request)) return *scripted;
+    }
+    return sandbox_responder(sandbox)(request);
+  }
+
+  std::expected<void, api::ApiError> run(const std::string& plan_text, PatchTallies* tallies = nullptr)
+  {
+    auto parsed = plans::parse_plan(plan_text, "p.yaml", [](const std::string&) { return std::nullopt; });
+    if (!parsed) FAIL(parsed.error().render_all());
+    plan = std::move(*parsed);
+    return resolve_queries(plan, "r-1", {dispatcher, clock, backoff, rng, stop, std::chrono::seconds(300)}, sink,
+                           tallies);
+  }
+
+  sandbox::Sandbox sandbox;
+  Script script;
+  FakeClock clock;
+  FakeSender sender;
+  RateLimiter limiter{0, 0, clock.now()};
+  RunCounters counters;
+  Dispatcher dispatcher{sender, limiter, clock, 64, std::chrono::seconds(300), counters};
+  BackoffPolicy backoff;
+  std::mt19937_64 rng{1};
+  std::atomic<bool> stop{false};
+  plans::Plan plan;
+  RecordingSink sink;
+};
+
+const char* k_all = R"(version: 1
+queries:
+  all: {query: {name: {$ne: nobody}}}
+  unused: {query: {deviceClass: gateway}}
+steps:
+  - {id: e, action: export, query: all, email: a@example.com}
+)";
 
 } // namespace
 
 TEST_CASE("only the queries some step uses are resolved, each page to the sink in order", "[resolution]")
 {
-  const plans::Plan plan = plan_of(R"(version: 1
-queries:
-  all: {query: {}}
-  unused: {query: {deviceClass: gateway}}
-steps:
-  - {id: e, action: export, query: all, email: a@example.com}
-)");
-  RecordingSink sink;
-  int requests = 0;
-  REQUIRE(resolve_queries(plan, "r-1", fleet(2500, requests), sink, nullptr).has_value());
-  CHECK(sink.calls ==
+  Resolution r(2500);
+  REQUIRE(r.run(k_all).has_value());
+  CHECK(r.sink.calls ==
         std::vector<std::string>{"begin r-1 all", "page all 1000", "page all 1000", "page all 500", "end all 2500"});
-  CHECK(requests == 3);
-  CHECK(std::is_sorted(sink.ids.begin(), sink.ids.end()));
-  CHECK(sink.ids.size() == 2500);
+  CHECK(r.sender.count("GET", "/devices") == 3);
+  CHECK(std::is_sorted(r.sink.ids.begin(), r.sink.ids.end()));
+}
+
+TEST_CASE("pages are fetched in parallel: resolution takes round trips, not one per page", "[resolution]")
+{
+  Resolution r(40'000, std::chrono::milliseconds(200));
+  r.limiter = RateLimiter(100, 100, r.clock.now()); // told: 100/s, so the in-flight limit is known at once
+  const auto started = r.clock.now();
+  REQUIRE(r.run(k_all).has_value());
+  CHECK(r.sink.ids.size() == 40'000);
+  CHECK(r.sender.count("GET", "/devices") == 40);
+  CHECK(r.sender.max_in_flight() > 10);
+  // Page 0, the 38 pages between at 100/s (well inside a round trip), the tail: about three round trips.
+  CHECK(r.clock.now() - started < std::chrono::milliseconds(1000));
 }
 
 TEST_CASE("a patch step's changes are tallied while its pages arrive", "[resolution]")
 {
-  const plans::Plan plan = plan_of(R"(version: 1
-queries:
-  all: {query: {}}
+  Resolution r(1200);
+  PatchTallies tallies;
+  REQUIRE(r.run(R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
 steps:
   - {id: p, action: patch, query: all, allow_whole_fleet: true, updateFields: {description: odd}}
-)");
-  RecordingSink sink;
-  PatchTallies tallies;
-  int requests = 0;
-  REQUIRE(resolve_queries(plan, "r-1", fleet(1200, requests), sink, &tallies).has_value());
-  const PatchTally& tally = tallies.at(0);
-  CHECK(tally.devices == 1200);
-  REQUIRE(tally.changes.count("description") == 1);
-  CHECK(tally.changes.at("description").at({"\"even\"", "\"odd\""}) == 600); // the odd ones change nothing
+)",
+                &tallies)
+              .has_value());
+  CHECK(tallies.at(0).devices == 1200);
 }
 
-TEST_CASE("a failed page ends resolution with that error and no end of list", "[resolution]")
+TEST_CASE("transient failures are retried; a 429 costs no attempt; a 4xx ends it", "[resolution]")
 {
-  const plans::Plan plan =
-      plan_of("version: 1\nqueries:\n  all: {query: {}}\nsteps:\n  - {id: e, action: export, query: all}\n");
-  RecordingSink sink;
-  int requests = 0;
-  const auto healthy = fleet(3000, requests);
-  const jobs::FetchPage failing = [&](const api::DeviceListParams& params) -> api::ApiResult {
-    if (requests == 1) {
-      ++requests;
-      return std::unexpected(
-          api::ApiError{api::ErrorKind::transient, api::Delivery::answered, 503, "", "down", {}, {}});
-    }
-    return healthy(params);
-  };
-  const auto result = resolve_queries(plan, "r-1", failing, sink, nullptr);
+  int gets = 0;
+  Resolution flaky(2500, std::chrono::milliseconds(10), [&](const api::RequestSpec&) -> std::optional<api::ApiResult> {
+    ++gets;
+    if (gets <= 3) return http_error(429, "{}", 1.0);
+    if (gets <= 5) return http_error(503);
+    return std::nullopt;
+  });
+  REQUIRE(flaky.run(k_all).has_value());
+  CHECK(flaky.sink.ids.size() == 2500);
+  CHECK(flaky.counters.throttled == 3);
+  CHECK(flaky.counters.server_errors == 2);
+
+  Resolution refused(2500, std::chrono::milliseconds(10),
+                     [](const api::RequestSpec& request) -> std::optional<api::ApiResult> {
+                       if (request.params.size() > 3)
+                         return http_error(400, R"({"type":"Validation","message":"bad query"})");
+                       return std::nullopt;
+                     });
+  const auto result = refused.run(k_all);
   REQUIRE_FALSE(result.has_value());
-  CHECK(result.error().status == 503);
-  CHECK(sink.calls.back() == "page all 1000");
+  CHECK(result.error().status == 400);
+  CHECK(refused.sink.calls.back().starts_with("begin"));
+}
+
+TEST_CASE("a stop request ends resolution as cancelled within 100 ms", "[resolution]")
+{
+  int gets = 0;
+  Resolution r(20'000, std::chrono::milliseconds(300), [&](const api::RequestSpec&) -> std::optional<api::ApiResult> {
+    if (++gets == 3) r.stop = true;
+    return std::nullopt;
+  });
+  const auto started = r.clock.now();
+  const auto result = r.run(k_all);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().kind == api::ErrorKind::cancelled);
+  CHECK(r.clock.now() - started < std::chrono::milliseconds(800));
+  CHECK(r.dispatcher.in_flight() == 0); // what was in flight is abandoned
+}
+
+TEST_CASE("a Retry-After longer than the run may wait ends resolution at once", "[resolution]")
+{
+  Resolution r(2500, std::chrono::milliseconds(10),
+               [](const api::RequestSpec&) -> std::optional<api::ApiResult> { return http_error(429, "{}", 3600.0); });
+  const auto result = r.run(k_all);
+  REQUIRE_FALSE(result.has_value());
+  CHECK_THAT(result.error().message, Catch::Contains("--max-retry-after"));
+  CHECK(r.sender.count("GET", "/devices") == 1);
+}
+
+TEST_CASE("one GET with retries answers the whole-fleet count", "[resolution]")
+{
+  int gets = 0;
+  Resolution r(30, std::chrono::milliseconds(10), [&](const api::RequestSpec&) -> std::optional<api::ApiResult> {
+    if (++gets == 1) return http_error(502);
+    return std::nullopt;
+  });
+  api::DeviceListParams all;
+  all.per_page = 1;
+  const auto result = read_one({r.dispatcher, r.clock, r.backoff, r.rng, r.stop, std::chrono::seconds(300)},
+                               api::endpoints::list_devices(all));
+  REQUIRE(result.has_value());
+  CHECK(json::parse(result->body)["totalCount"] == 30);
+  CHECK(gets == 2);
 }

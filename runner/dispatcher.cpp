@@ -1,0 +1,88 @@
+#include "runner/dispatcher.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fleetrun::runner {
+
+Dispatcher::Dispatcher(RequestSender& sender, RateLimiter& limiter, const Clock& clock, int ceiling,
+                       std::chrono::seconds max_retry_after, RunCounters& counters)
+    : m_sender(sender), m_limiter(limiter), m_clock(clock), m_ceiling(std::max(1, ceiling)),
+      m_max_retry_after(max_retry_after), m_counters(counters)
+{
+}
+
+int Dispatcher::in_flight_limit() const
+{
+  const double rate = m_limiter.current_rate();
+  if (rate <= 0) return std::min(m_ceiling, m_slow_start);
+  const double seconds = std::chrono::duration<double>(m_round_trip).count();
+  const int needed = static_cast<int>(std::ceil(rate * seconds * 1.5)) + 1;
+  return std::clamp(needed, 1, m_ceiling);
+}
+
+bool Dispatcher::try_take(SteadyTime now, SteadyTime& retry_at)
+{
+  if (in_flight() >= in_flight_limit()) return false; // retry_at unchanged: when an answer comes
+  SteadyTime::duration wait{};
+  if (m_limiter.try_acquire(now, wait)) return true;
+  retry_at = now + wait;
+  return false;
+}
+
+Ticket Dispatcher::send(api::RequestSpec request)
+{
+  const Ticket ticket = ++m_last_ticket;
+  m_sent_at.emplace(ticket, m_clock.now());
+  ++m_counters.requests;
+  m_sender.submit(ticket, std::move(request));
+  return ticket;
+}
+
+std::optional<Answer> Dispatcher::wait(SteadyTime until)
+{
+  for (;;) {
+    auto answer = m_sender.wait(until);
+    if (!answer) return std::nullopt;
+    const auto sent = m_sent_at.find(answer->ticket);
+    if (sent == m_sent_at.end()) continue; // abandoned earlier (a cancelled wait): not ours any more
+    const auto now = m_clock.now();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent->second);
+    m_sent_at.erase(sent);
+    // Smoothed like TCP's: an eighth of each new sample.
+    m_round_trip = m_round_trip.count() == 0 ? took : (m_round_trip * 7 + took) / 8;
+    count(answer->result, now);
+    return answer;
+  }
+}
+
+void Dispatcher::count(const api::ApiResult& result, SteadyTime now)
+{
+  if (result) {
+    m_limiter.on_success(now);
+    m_throttled_since.reset();
+    if (!m_rate_found && m_limiter.current_rate() <= 0) m_slow_start = std::min(m_ceiling, m_slow_start + 1);
+    return;
+  }
+  const api::ApiError& error = result.error();
+  count_failure(m_counters, error);
+  if (error.status == 429) {
+    m_limiter.on_throttled(now);
+    m_rate_found = true;
+    if (!m_throttled_since) m_throttled_since = now;
+  }
+  // A Retry-After holds back every request for the token, whatever answer it came with.
+  if (error.retry_after_s && *error.retry_after_s <= static_cast<double>(m_max_retry_after.count())) {
+    m_limiter.hold_until(now + std::chrono::milliseconds(static_cast<std::int64_t>(*error.retry_after_s * 1000)));
+  }
+}
+
+std::optional<std::string> Dispatcher::throttled_too_long() const
+{
+  if (!m_throttled_since || m_clock.now() - *m_throttled_since <= m_max_retry_after) return std::nullopt;
+  return "the API has answered every request with 429 (too many requests) for more than " +
+         std::to_string(m_max_retry_after.count()) +
+         " s (--max-retry-after); stopping: `fleetrun resume` continues later";
+}
+
+} // namespace fleetrun::runner
