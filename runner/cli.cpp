@@ -121,7 +121,9 @@ void add_validate_command(CLI::App& app, ValidateOptions& o, int& selected)
 
 void add_execution_options(CLI::App& command, ExecutionFlags& o)
 {
-  add_optional(command, "--concurrency", o.concurrency, "requests in flight at most [plan: options.concurrency]",
+  add_optional(command, "--concurrency", o.concurrency,
+               "requests in flight at most; below it the number adapts to the rate limit and round trip "
+               "[plan: options.concurrency]",
                std::to_string(k_default_concurrency))
       ->check(CLI::Range(1, k_max_concurrency));
   add_optional(command, "--rate", o.rate,

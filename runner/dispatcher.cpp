@@ -15,8 +15,15 @@ Dispatcher::Dispatcher(RequestSender& sender, RateLimiter& limiter, const Clock&
 int Dispatcher::in_flight_limit() const
 {
   const double rate = m_limiter.current_rate();
-  if (rate <= 0) return std::min(m_ceiling, m_slow_start);
   const double seconds = std::chrono::duration<double>(m_round_trip).count();
+  if (rate <= 0) {
+    // The limit is not known yet: no more in flight than twice what the
+    // answers so far show to be needed, so that the burst that finds the
+    // limit (every request in flight then is refused) stays small.
+    const double accepted = m_limiter.accepted_rate(m_clock.now());
+    const int needed = static_cast<int>(std::ceil(accepted * seconds * 1.5)) + 3;
+    return std::clamp(std::min(needed, m_slow_start), 1, m_ceiling);
+  }
   const int needed = static_cast<int>(std::ceil(rate * seconds * 1.5)) + 1;
   return std::clamp(needed, 1, m_ceiling);
 }

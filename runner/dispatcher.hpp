@@ -4,10 +4,12 @@
 // counted and timed.
 //
 // The in-flight limit adapts so that the rate limit, not the round trip,
-// sets the pace: it starts at 4 and grows by one per answer until the first
-// 429 (the server's limit is unknown: a slow start keeps the burst that finds
-// it small); once a rate is known it is what that rate needs over the
-// measured round trip (rate x round trip x 1.5, plus one). `--concurrency`
+// sets the pace. Until a rate is known (the first 429, or a rate told or
+// learned earlier) it starts at 4 and grows by one per answer (a slow start),
+// but never beyond twice what the answers so far need (accepted rate x round
+// trip x 2, plus four): the burst that finds the limit, every request then
+// in flight refused, stays small. Once a rate is known it is what that rate
+// needs over the measured round trip (rate x round trip x 1.5, plus one). `--concurrency`
 // is its ceiling. A Retry-After holds every request back (the limiter's
 // hold), and 429s to every request for longer than the run may wait are
 // reported (throttled_too_long). Not thread safe: the coordinator owns it.

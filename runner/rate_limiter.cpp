@@ -95,25 +95,42 @@ void RateLimiter::set_rate(double rate, Clock::time_point now)
 void RateLimiter::on_throttled(Clock::time_point now)
 {
   if (m_last_decrease && now - *m_last_decrease < k_decrease_gap) return; // the same burst of 429s counts once
-  // What the server took over the last second, unless part of it was a
-  // Retry-After hold (then only a plain step down says anything).
-  const bool held_meanwhile = m_hold > now - k_window;
-  const double accepted = held_meanwhile ? 0 : accepted_rate(now);
+  // The server's bucket was empty at the last 429 and is empty now: all it
+  // took in between was what it refilled, so its rate is the answers taken
+  // since then over the time since then, a hold included. Before a second
+  // 429 only the last second's answers say anything (the server's burst
+  // inflates them; the next 429 corrects it).
+  double accepted = 0;
+  if (m_last_decrease && now - *m_last_decrease >= std::chrono::milliseconds(200)) {
+    accepted =
+        static_cast<double>(m_taken_since_throttle) / std::chrono::duration<double>(now - *m_last_decrease).count();
+  } else if (m_first_success && now - *m_first_success >= std::chrono::milliseconds(400)) {
+    // The first 429: the server's burst went in first, so the second half of
+    // the time since the first answer shows its rate better than the whole.
+    const auto from = std::max(*m_first_success + (now - *m_first_success) / 2, now - k_window);
+    forget_before(now);
+    const auto taken = std::count_if(m_successes.begin(), m_successes.end(), [&](auto at) { return at >= from; });
+    accepted = static_cast<double>(taken) / std::chrono::duration<double>(now - from).count();
+  } else {
+    accepted = accepted_rate(now);
+  }
   double next = 0;
   if (m_rate <= 0) {
     next = accepted > 0 ? accepted * k_margin : k_floor; // the first 429: learn from what was accepted
   } else {
-    next = m_rate * 0.9;
-    if (accepted > 0) next = std::min(next, accepted * k_margin);
+    next = accepted > 0 ? std::min(m_rate, accepted * k_margin) : m_rate * 0.9;
   }
   set_rate(next, now);
   m_tokens = 0;
   m_last_decrease = now;
+  m_taken_since_throttle = 0;
 }
 
 void RateLimiter::on_success(Clock::time_point now)
 {
   m_successes.push_back(now);
+  ++m_taken_since_throttle;
+  if (!m_first_success) m_first_success = now;
   forget_before(now);
   if (m_rate <= 0) return;
   if (m_configured > 0) {

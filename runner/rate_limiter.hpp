@@ -9,7 +9,9 @@
 // coordinator's in-flight limit grows slowly meanwhile) until the first 429,
 // then paces at 95 % of what the server accepted over the last second, and
 // probes a little higher every two seconds without a 429. Each later 429
-// steps down to 95 % of what was accepted (at most once a second). The rate
+// steps down to 95 % of what the server took since the 429 before (its
+// bucket was empty then and is empty now: what it took between is its rate),
+// at most once a second. The rate
 // it arrives at is saved with the run, and a later run against the same API
 // starts from it.
 //
@@ -17,6 +19,7 @@
 // coordinator owns it.
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <optional>
 
@@ -70,6 +73,8 @@ private:
   std::optional<Clock::time_point> m_last_decrease;  // none yet
   Clock::time_point m_hold{};                        // no tokens before this
   mutable std::deque<Clock::time_point> m_successes; // over the last second
+  std::int64_t m_taken_since_throttle = 0;           // answers that were not 429 since the last step down
+  std::optional<Clock::time_point> m_first_success;
 };
 
 } // namespace fleetrun::runner

@@ -20,7 +20,8 @@ inline constexpr const char* k_application_env = "LOSANT_APPLICATION_ID";
 inline constexpr int k_default_connect_timeout_ms = 10'000;
 inline constexpr int k_default_read_timeout_ms = 60'000;
 inline constexpr int k_default_request_timeout_ms = 180'000;
-inline constexpr int k_default_concurrency = 4;
+// The ceiling of requests in flight; the dispatcher adapts below it (runner/dispatcher.hpp).
+inline constexpr int k_default_concurrency = 64;
 inline constexpr int k_max_concurrency = 64;
 inline constexpr int k_default_retry_budget = 500;
 inline constexpr int k_default_max_attempts = 8;
@@ -74,7 +75,7 @@ struct ConnectionSettings {
 };
 
 struct ExecutionSettings {
-  int concurrency = k_default_concurrency; // requests in flight at most
+  int concurrency = k_default_concurrency; // requests in flight at most (the adaptive limit's ceiling)
   double rate = 0;                         // requests/second; 0: unlimited until throttled
   double burst = 0;                        // 0: same as rate
   BackoffPolicy backoff;

@@ -5,6 +5,7 @@
 #include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
 
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -96,6 +97,11 @@ std::string render_status(const json& facts)
       << " at " << facts["apiUrl"].get<std::string>() << "\n";
   if (facts.contains("fromPreview"))
     out << "  devices from preview " << facts["fromPreview"].get<std::string>() << "\n";
+  if (facts["learnedRate"].get<double>() > 0) {
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%.1f", facts["learnedRate"].get<double>());
+    out << "  rate limit learned: " << rate << " requests/s (later runs against this API start there)\n";
+  }
   if (facts.contains("lock")) {
     out << "  lock held by pid " << facts["lock"]["pid"].get<std::int64_t>() << " on "
         << facts["lock"]["host"].get<std::string>() << (facts["lock"]["alive"].get<bool>() ? " (running)" : " (gone)")

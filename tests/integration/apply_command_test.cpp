@@ -372,3 +372,32 @@ steps: [{id: t, action: patch, query: all, batch_size: 100, allow_whole_fleet: t
   for (const auto& device : sandbox.admin_get("/_sandbox/devices")) described += device["description"] == "x" ? 1 : 0;
   CHECK(described == done);
 }
+
+TEST_CASE("with default flags a run against an unknown rate limit learns it and completes", "[apply_command]")
+{
+  // Issue 11's new user: a sandbox limited to 50/s, small batches, no flags.
+  // Before, 543 429s used up the retry budget and 43 batches failed for good.
+  SandboxProcess sandbox({"--devices", "12000", "--seed", "11", "--rate", "50"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {sensors: {query: {deviceClass: {$ne: gateway}}}}
+steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
+         updateOperations: [{operation: set, target: tag, value: {key: checked, value: "yes"}}]}]
+)");
+  const auto result =
+      run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--output", "json"}, sandbox_env(sandbox));
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const json facts = json::parse(result.out);
+  CHECK_FALSE(facts["steps"][0]["batches"].contains("failed"));
+  const json counters = facts["summary"]["counters"];
+  const auto requests = counters["requests"].get<double>();
+  const auto throttled = counters["throttled429"].get<double>();
+  WARN("unknown limit of 50/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
+                                 << "/s");
+  CHECK(throttled <= 8 + 0.02 * requests); // finding the limit costs what was in flight then; little after
+  CHECK(facts["learnedRate"].get<double>() >= 40);
+  // Learned from one 429 in a run this short, the server's first burst makes it a little high; the next
+  // 429 (here, or in the next run, which starts from it) brings it to 95 % of the limit.
+  CHECK(facts["learnedRate"].get<double>() <= 75);
+}

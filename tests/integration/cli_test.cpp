@@ -44,7 +44,7 @@ TEST_CASE("--help shows each option's true default, never a sentinel", "[cli]")
   CHECK(help.exit_code == 0);
   CHECK_THAT(help.out, !Catch::Contains("=-1"));
   CHECK_THAT(help.out, Catch::Contains("--concurrency"));
-  CHECK_THAT(help.out, Catch::Contains("=4"));
+  CHECK_THAT(help.out, Catch::Contains("=64"));
   CHECK_THAT(help.out, Catch::Contains("--max-attempts"));
   CHECK_THAT(help.out, Catch::Contains("=8"));
   CHECK_THAT(help.out, Catch::Contains("https://api.losant.com"));
