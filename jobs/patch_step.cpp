@@ -4,8 +4,6 @@
 #include "jobs/patch_step.hpp"
 #include "jobs/query_step_kinds.hpp"
 
-#include "api/json_read.hpp"
-
 namespace fleetrun::jobs {
 
 using nlohmann::json;
@@ -38,94 +36,6 @@ std::unique_ptr<StepKind> make_patch_step(json params)
 }
 
 } // namespace detail
-
-namespace {
-
-std::string tag_value(const json& device, const std::string& key)
-{
-  const auto tags = device.find("tags");
-  if (tags == device.end() || !tags->is_array()) return {};
-  for (const auto& tag : *tags) {
-    if (api::string_member(tag, "key") == key) return api::string_member(tag, "value");
-  }
-  return {};
-}
-
-json* find_attribute(json& device, const std::string& name)
-{
-  if (!device.contains("attributes") || !device["attributes"].is_array()) return nullptr;
-  for (auto& attribute : device["attributes"]) {
-    if (api::string_member(attribute, "name") == name) return &attribute;
-  }
-  return nullptr;
-}
-
-json field_value(const json& device, const std::string& field)
-{
-  const auto it = device.find(field);
-  return it == device.end() ? json(nullptr) : *it;
-}
-
-} // namespace
-
-std::vector<FieldChange> patch_changes(const json& device, const json& params)
-{
-  // Each change is described by the field a person would look at: a tag by
-  // its key, an attribute by its name, a top-level field by its name.
-  std::vector<FieldChange> changes;
-  json after = device;
-  const auto record = [&](const std::string& field, const json& before_value, const json& after_value) {
-    for (auto& change : changes) {
-      if (change.field == field) {
-        change.after = after_value;
-        return;
-      }
-    }
-    changes.push_back({field, before_value, after_value});
-  };
-  if (auto fields = params.find("updateFields"); fields != params.end() && fields->is_object()) {
-    for (const auto& [key, value] : fields->items()) record(key, field_value(after, key), value);
-  }
-  if (auto operations = params.find("updateOperations"); operations != params.end() && operations->is_array()) {
-    for (const auto& op : *operations) {
-      const std::string operation = op.value("operation", "");
-      const std::string target = op.value("target", "");
-      const std::string attribute = op.value("attributeName", "");
-      if (target == "tag") {
-        const std::string key = operation == "set" ? op["value"].value("key", "") : op.value("tagKey", "");
-        const std::string before = tag_value(after, key);
-        const json before_value = before.empty() ? json(nullptr) : json(before);
-        record("tags." + key, before_value, operation == "set" ? op["value"]["value"] : json(nullptr));
-      } else if (target == "attribute" || target == "attributeSystem") {
-        const std::string name = operation == "add" ? op["value"].value("name", "") : attribute;
-        json* existing = find_attribute(after, name);
-        record("attributes." + name, existing ? json(api::string_member(*existing, "dataType")) : json(nullptr),
-               operation == "add" ? json(op["value"].value("dataType", "")) : json(nullptr));
-      } else if (target.starts_with("attribute")) {
-        json* existing = find_attribute(after, attribute);
-        const std::string what = target == "attributeName"          ? "name"
-                                 : target == "attributeDescription" ? "description"
-                                 : target == "attributeContentType" ? "contentType"
-                                                                    : "tags";
-        json before = existing ? field_value(*existing, what) : json(nullptr);
-        if (target == "attributeTag") {
-          const std::string key = operation == "set" ? op["value"].value("key", "") : op.value("tagKey", "");
-          before = existing && existing->contains("attributeTags") && (*existing)["attributeTags"].is_object()
-                       ? field_value((*existing)["attributeTags"], key)
-                       : json(nullptr);
-          record("attributes." + attribute + ".tags." + key, before,
-                 operation == "set" ? op["value"]["value"] : json(nullptr));
-        } else {
-          record("attributes." + attribute + "." + what, before, operation == "set" ? op["value"] : json(nullptr));
-        }
-      } else {
-        record(target, field_value(after, target), operation == "set" ? op["value"] : json(nullptr));
-      }
-    }
-  }
-  std::erase_if(changes, [](const FieldChange& c) { return c.before == c.after; });
-  return changes;
-}
 
 std::set<std::string> patch_fields_read(const json& params)
 {

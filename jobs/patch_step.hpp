@@ -1,5 +1,6 @@
 #pragma once
-// What a patch would change on one device, for the dry-run's before → after.
+// A patch's field changes, and which fields of a document a patch reads.
+// What a patch does to a device is jobs/patch_simulator.hpp.
 
 #include <nlohmann/json.hpp>
 
@@ -15,11 +16,7 @@ struct FieldChange {
   nlohmann::json after; // null: removed
 };
 
-// The changes `params` (updateFields / updateOperations) make to `device`
-// (its API document); fields left as they were are not listed.
-std::vector<FieldChange> patch_changes(const nlohmann::json& device, const nlohmann::json& params);
-
-// The top-level device fields patch_changes reads for these parameters (and
+// The top-level device fields a patch with these parameters reads (and
 // "id" and "name", which a preview shows): a preview parses only these out
 // of each stored document.
 std::set<std::string> patch_fields_read(const nlohmann::json& params);

@@ -36,6 +36,13 @@ void Step::set_params(const nlohmann::json& params)
   m_params = std::make_shared<const nlohmann::json>(params);
 }
 
+std::string Plan::variable_hashes_json() const
+{
+  nlohmann::json hashes = nlohmann::json::object();
+  for (const auto& [name, value] : variables) hashes[name] = sha256_hex(value);
+  return hashes.dump();
+}
+
 std::string_view action_name(ActionKind kind)
 {
   for (const auto& [k, name] : k_actions) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +108,12 @@ struct Plan {
   std::string text_hash;      // SHA-256 of `text`, hex
   std::string effective_json; // the interpolated plan as canonical JSON
   std::string effective_hash; // SHA-256 of effective_json, hex
+  // The ${VAR}s the plan used and the values it took (after defaults). Never
+  // stored or shown: runs keep a SHA-256 of each (variable_hashes).
+  std::map<std::string, std::string> variables;
+
+  // {"SITE": "<sha256 of its value>", ...}
+  std::string variable_hashes_json() const;
 
   const QuerySpec* find_query(std::string_view name) const;
 };

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace fleetrun::plans {
@@ -187,6 +188,7 @@ public:
     if (!problems.empty()) return std::nullopt;
     plan.effective_json = root.dump();
     plan.effective_hash = sha256_hex(plan.effective_json);
+    plan.variables = m_variables;
     return plan;
   }
 
@@ -340,6 +342,7 @@ private:
             return;
           }
           out += *found;
+          m_variables[name] = *found;
           i = close + 1;
         } else {
           out += text[i++];
@@ -550,6 +553,7 @@ private:
   std::string m_file;
   const Environment& m_env;
   const std::string& m_text;
+  std::map<std::string, std::string> m_variables;
 };
 
 } // namespace

@@ -158,6 +158,9 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   add_optional(*plan_cmd, "--state", plan.state, "state file [default: PLAN with .fleetrun.db]");
   plan_cmd->add_option("--output", plan.output, "text or json")->check(output)->capture_default_str();
   add_execution_options(*plan_cmd, plan.execution);
+  plan_cmd->add_flag("--detailed-exitcode", plan.detailed_exitcode,
+                     "exit 0 when applying would do nothing, 2 when it would do something, 1 for an invalid plan "
+                     "(as terraform plan)");
   plan_cmd->callback([&selected] { selected = 5; });
 
   auto* apply_cmd = app.add_subcommand("apply", "Apply a plan: every batch recorded before and after its request");
@@ -166,6 +169,8 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   add_optional(*apply_cmd, "--state", apply.state, "state file [default: PLAN with .fleetrun.db]");
   apply_cmd->add_flag("--yes,-y", apply.yes, "do not ask before changing devices");
   apply_cmd->add_option("--from-preview", apply.from_preview, "use exactly the devices of this saved preview run");
+  apply_cmd->add_flag("--reuse-preview", apply.reuse_preview,
+                      "apply a preview that an earlier apply used already (it repeats what that one did)");
   apply_cmd->add_option("--output", apply.output, "text or json")->check(output)->capture_default_str();
   add_execution_options(*apply_cmd, apply.execution);
   apply_cmd->callback([&selected] { selected = 6; });
@@ -246,7 +251,8 @@ int run_cli(int argc, char** argv)
     }
   } catch (const UsageError& error) {
     spdlog::error("{}", error.what());
-    return k_exit_usage;
+    // With --detailed-exitcode, 2 means "something would be done": an error is 1, as in terraform.
+    return selected == 5 && plan.detailed_exitcode ? k_exit_partial : k_exit_usage;
   } catch (const GuardRefusal& error) {
     spdlog::error("{}", error.what());
     return k_exit_guard;

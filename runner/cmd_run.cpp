@@ -6,6 +6,7 @@
 #include "runner/errors.hpp"
 #include "runner/exit_codes.hpp"
 #include "runner/guards.hpp"
+#include "runner/plan_changes.hpp"
 #include "runner/preview.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/signals.hpp"
@@ -143,8 +144,7 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
 {
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
-  PatchTallies tallies;
-  if (auto resolved = coordinator.resolve(run.id, &tallies); !resolved) {
+  if (auto resolved = coordinator.resolve(run.id); !resolved) {
     return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
   }
   std::string snapshot_run = run.id;
@@ -168,9 +168,7 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
     for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
     return refuse(coordinator, run.id, "guard: " + message, k_exit_guard);
   }
-  // The changes counted during resolution are this run's; with a preview the
-  // devices may be the preview's (on_drift: use_snapshot), counted from the file.
-  const json facts = preview_facts(db, plan, snapshot_run, snapshot_run == run.id ? &tallies : nullptr);
+  const json facts = preview_facts(db, plan, snapshot_run);
   if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
   if (changes_any_device(plan, facts) && !yes) {
     if (isatty(STDIN_FILENO) == 0) {
@@ -215,7 +213,7 @@ int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, co
 
 // The preview an apply uses, checked: it exists, was not refused, and was
 // made of this plan against this application.
-state::RunRecord usable_preview(const Session& session, const std::string& preview_id)
+state::RunRecord usable_preview(const Session& session, const std::string& preview_id, bool reuse)
 {
   auto preview = session.store->run(preview_id);
   if (!preview || preview->kind != state::RunKind::preview) {
@@ -226,8 +224,20 @@ state::RunRecord usable_preview(const Session& session, const std::string& previ
     throw GuardRefusal("preview " + preview->id + " was refused by its guards; fix the plan and preview again");
   }
   if (preview->plan_hash != session.plan.text_hash || preview->effective_hash != session.plan.effective_hash) {
-    throw state::StateFailure("the plan changed since preview " + preview->id +
-                              " (its text or its ${VAR} values); run `fleetrun plan` again and review the new preview");
+    throw state::StateFailure("the plan changed since preview " + preview->id + ":\n" +
+                              describe_plan_change(*preview, session.plan) +
+                              "run `fleetrun plan` again and review the new preview");
+  }
+  // A preview is applied once, as a saved plan is in Terraform: applying it
+  // again would repeat every command it sends.
+  for (const auto& other : session.store->runs()) {
+    if (other.kind == state::RunKind::apply && other.preview_run_id == preview->id &&
+        other.status != state::RunStatus::refused && !reuse) {
+      throw state::StateFailure("preview " + preview->id + " was applied already, by run " + other.id + " (" +
+                                std::string(state::to_string(other.status)) +
+                                "); preview again, `fleetrun resume --run " + other.id +
+                                "` to finish that run, or pass --reuse-preview to apply it once more");
+    }
   }
   const auto& connection = *session.connection;
   if (preview->application_id != connection.client().application_id() ||
@@ -272,13 +282,12 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
   const state::RunRecord run =
       coordinator.begin(state::RunKind::preview, origin_of(options.plan, *session.connection, ""));
 
-  PatchTallies tallies;
-  if (auto resolved = coordinator.resolve(run.id, &tallies); !resolved) {
+  if (auto resolved = coordinator.resolve(run.id); !resolved) {
     return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
   }
   auto violations = check_guards(db, plan, run.id, [&] { return count_fleet(coordinator); });
   if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error());
-  json facts = preview_facts(db, plan, run.id, &tallies);
+  json facts = preview_facts(db, plan, run.id);
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});
   facts["run"] = run.id;
@@ -299,7 +308,10 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
       std::cout << " Apply exactly this: fleetrun apply " << options.plan << " --from-preview " << run.id;
     std::cout << "\n";
   }
-  return violations->empty() ? k_exit_ok : k_exit_guard;
+  if (!violations->empty()) return k_exit_guard;
+  // --detailed-exitcode, as terraform plan: 0 nothing would be done, 2 something would.
+  if (options.detailed_exitcode) return would_do_anything(facts) ? k_exit_usage : k_exit_ok;
+  return k_exit_ok;
 }
 
 int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
@@ -309,7 +321,7 @@ int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
   const plans::Plan& plan = session.plan;
   state::StateStore& db = *session.store;
   std::optional<state::RunRecord> preview;
-  if (!options.from_preview.empty()) preview = usable_preview(session, options.from_preview);
+  if (!options.from_preview.empty()) preview = usable_preview(session, options.from_preview, options.reuse_preview);
   refuse_if_live_run(db, session.state_path);
 
   const ExecutionSettings settings = resolve_execution(options.execution, plan);
@@ -356,14 +368,11 @@ int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
   }
   const std::string plan_path = options.plan.empty() ? run->plan_path : options.plan;
   const plans::Plan plan = load_plan(plan_path);
-  if (plan.text_hash != run->plan_hash) {
-    throw state::StateFailure(plan_path + " changed since run " + run->id +
-                              " started; resume refuses to mix two plans. Restore the file, or start a new run with "
-                              "`fleetrun apply`");
-  }
-  if (plan.effective_hash != run->effective_hash) {
-    throw state::StateFailure("the ${VAR} values of " + plan_path + " differ from when run " + run->id +
-                              " started; set them as they were, or start a new run");
+  if (plan.text_hash != run->plan_hash || plan.effective_hash != run->effective_hash) {
+    throw state::StateFailure(plan_path + " changed since run " + run->id + " started:\n" +
+                              describe_plan_change(*run, plan) +
+                              "resume refuses to mix two plans: restore the file and the variables, or start a new "
+                              "run with `fleetrun apply`");
   }
   const ConnectionSettings connection_settings = resolve_connection(flags, plans::process_environment(), &plan);
   if (connection_settings.api_url != run->api_url) {

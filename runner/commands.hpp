@@ -62,7 +62,8 @@ struct PlanCommandOptions {
   std::string plan;
   std::optional<std::string> state;
   std::string output = "text";
-  ExecutionFlags execution; // the rate limit, retries and waits of the GET requests
+  ExecutionFlags execution;       // the rate limit, retries and waits of the GET requests
+  bool detailed_exitcode = false; // 0: nothing would be done, 2: something would, 1: an error
 };
 
 struct ApplyOptions {
@@ -70,6 +71,7 @@ struct ApplyOptions {
   std::optional<std::string> state;
   bool yes = false;
   std::string from_preview;
+  bool reuse_preview = false; // apply a preview that an apply used already
   std::string output = "text";
   ExecutionFlags execution;
 };

@@ -1,5 +1,7 @@
 #include "runner/coordinator.hpp"
 
+#include "runner/plan_simulation.hpp"
+
 #include "jobs/step_kind.hpp"
 
 #include <nlohmann/json.hpp>
@@ -112,12 +114,16 @@ private:
       devices += batch.device_count;
     };
     if (m_kind->uses_devices()) {
+      // Devices an earlier delete step of the plan takes away are left out, as
+      // the preview showed (plan_simulation.hpp).
       std::vector<std::string> group;
-      m_store.for_each_device(m_step.snapshot_run_id, m_step.query_name, false,
-                              [&](const std::string& id, const std::string&) {
-                                group.push_back(id);
-                                if (static_cast<int>(group.size()) == size) add_batch(std::exchange(group, {}));
-                              });
+      m_store.for_each_device_excluding(m_step.snapshot_run_id, m_step.query_name,
+                                        deleted_before(m_owner.m_plan, static_cast<std::size_t>(m_step.index)),
+                                        [&](const std::string& id) {
+                                          group.push_back(id);
+                                          if (static_cast<int>(group.size()) == size)
+                                            add_batch(std::exchange(group, {}));
+                                        });
       if (!group.empty()) add_batch(group);
     } else {
       const auto listed = m_plan_step.params().value("devices", json::array());
@@ -379,6 +385,7 @@ state::RunRecord Coordinator::begin(state::RunKind kind, const RunOrigin& origin
   run.api_url = origin.api_url;
   run.application_id = origin.application_id;
   run.preview_run_id = origin.preview_run_id;
+  run.variables_json = m_plan.variable_hashes_json();
   run.created_ms = run.updated_ms = m_services.clock.wall_ms();
   // What an earlier run learned about this API's rate limit is where this one starts.
   for (const auto& earlier : m_store.runs()) {
@@ -445,10 +452,10 @@ api::ApiResult Coordinator::get(api::RequestSpec request)
   return result;
 }
 
-std::expected<void, api::ApiError> Coordinator::resolve(const std::string& run_id, PatchTallies* tallies)
+std::expected<void, api::ApiError> Coordinator::resolve(const std::string& run_id)
 {
   const auto before = m_allowance.counters.requests;
-  auto resolved = resolve_queries(m_plan, run_id, read_context(), *this, tallies);
+  auto resolved = resolve_queries(m_plan, run_id, read_context(), *this);
   m_allowance.counters.resolution_requests += m_allowance.counters.requests - before;
   return resolved;
 }

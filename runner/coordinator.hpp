@@ -76,7 +76,7 @@ public:
   std::expected<void, state::LockHolder> take_over(const std::string& run_id);
 
   // Resolves every query some step uses into the run's device lists (GET only).
-  std::expected<void, api::ApiError> resolve(const std::string& run_id, PatchTallies* tallies);
+  std::expected<void, api::ApiError> resolve(const std::string& run_id);
   // One GET through the rate limit, transient failures retried with backoff.
   api::ApiResult get(api::RequestSpec request);
 

@@ -1,5 +1,7 @@
 #include "runner/dispatcher.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -74,7 +76,12 @@ void Dispatcher::count(const api::ApiResult& result, SteadyTime now)
   const api::ApiError& error = result.error();
   count_failure(m_counters, error);
   if (error.status == 429) {
+    const double before = m_limiter.current_rate();
     m_limiter.on_throttled(now);
+    if (m_limiter.current_rate() != before) {
+      spdlog::debug("429: pacing at {:.2f} requests/s (was {:.2f}; {:.1f}/s accepted over the last second)",
+                    m_limiter.current_rate(), before, m_limiter.accepted_rate(now));
+    }
     m_rate_found = true;
     if (!m_throttled_since) m_throttled_since = now;
   }

@@ -1,5 +1,6 @@
 #include "runner/preview.hpp"
 
+#include "runner/plan_simulation.hpp"
 #include "runner/text_format.hpp"
 
 #include "api/json_read.hpp"
@@ -30,28 +31,13 @@ json time_text(const json& value, const char* fallback)
 }
 
 } // namespace
-void visit_step_devices(const state::StateStore& store, const std::string& snapshot_run, const plans::Step& step,
-                        bool with_changes, const DeviceVisitor& visit)
-{
-  const bool patch = with_changes && step.action == plans::ActionKind::patch;
-  const std::optional<PatchChangeReader> reader = patch ? std::optional(PatchChangeReader(step)) : std::nullopt;
-  json fields;
-  store.for_each_device(snapshot_run, step.query, patch, [&](const std::string& id, const std::string& document) {
-    if (!reader) {
-      visit(id, nullptr, {});
-      return;
-    }
-    const auto changes = reader->changes(id, document, "in the state file", fields);
-    visit(id, &fields, changes);
-  });
-}
-
 void write_preview_json(std::ostream& out, const json& facts, const state::StateStore& store, const plans::Plan& plan,
                         const std::string& snapshot_run)
 {
   // The facts as they are, each step followed by its device ids (and, for a
-  // patch, each device's changes) written as they are read from the state
-  // file: a million devices never sit in memory as one JSON value.
+  // patch, each device's changes as the simulation predicts them) written as
+  // they are read from the state file: a million devices never sit in memory
+  // as one JSON value.
   json head = facts;
   head.erase("steps");
   std::string text = head.dump();
@@ -69,26 +55,30 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
     }
     out << ",\"deviceIds\":[";
     bool first = true;
-    visit_step_devices(store, snapshot_run, step, false,
-                       [&](const std::string& id, const json*, const std::vector<jobs::FieldChange>&) {
-                         out << (first ? "" : ",") << json(id).dump();
-                         first = false;
-                       });
+    store.for_each_device_excluding(snapshot_run, step.query, deleted_before(plan, i), [&](const std::string& id) {
+      out << (first ? "" : ",") << json(id).dump();
+      first = false;
+    });
     out << "]";
     if (step.action == plans::ActionKind::patch) {
       out << ",\"deviceChanges\":[";
       first = true;
-      visit_step_devices(
-          store, snapshot_run, step, true,
-          [&](const std::string& id, const json* document, const std::vector<jobs::FieldChange>& field_changes) {
+      simulate_plan(
+          store, plan, snapshot_run,
+          [&](const DevicePrediction& device) {
+            if (device.step != i) return;
             json changes = json::array();
-            for (const auto& c : field_changes)
+            for (const auto& c : jobs::document_changes(device.before, device.after))
               changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
-            out << (first ? "" : ",")
-                << json{{"id", id}, {"name", api::string_member(*document, "name")}, {"changes", std::move(changes)}}
-                       .dump();
+            json entry = {{"id", device.id},
+                          {"name", api::string_member(device.before, "name")},
+                          {"result", jobs::to_string(device.simulated.result)},
+                          {"changes", std::move(changes)}};
+            if (!device.simulated.failure.empty()) entry["failure"] = device.simulated.failure;
+            out << (first ? "" : ",") << entry.dump();
             first = false;
-          });
+          },
+          i);
       out << "]";
     }
     out << "}";
@@ -96,9 +86,21 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
   out << "]}\n";
 }
 
-json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-                   const PatchTallies* tallies)
+bool would_do_anything(const json& facts)
 {
+  for (const auto& step : facts["steps"]) {
+    if (step.contains("patch")) {
+      if (step["patch"]["updated"].get<std::int64_t>() + step["patch"]["failed"].get<std::int64_t>() > 0) return true;
+    } else if (step["devices"].get<std::int64_t>() > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run)
+{
+  const std::vector<StepPrediction> predictions = simulate_plan(store, plan, snapshot_run);
   json facts = {{"plan", plan.source_path}, {"planName", plan.name}, {"planHash", plan.text_hash}};
   json queries = json::array();
   for (const auto& spec : plan.queries) {
@@ -128,24 +130,14 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
             sample.push_back(api::string_member(json::parse(document, nullptr, false), "name", id));
           },
           5);
-      const auto record = store.query(snapshot_run, step.query);
+      const StepPrediction& prediction = predictions[i];
+      devices = prediction.devices;
+      if (prediction.deleted_before > 0) entry["deletedByEarlierSteps"] = prediction.deleted_before;
+      if (store.query(snapshot_run, step.query).value_or(state::QueryRecord{}).total == 0) entry["noDevices"] = true;
       if (step.action == plans::ActionKind::patch) {
-        // patch: field -> (before, after) -> devices, counted during resolution or now.
-        PatchTally counted;
-        const PatchTally* tally = nullptr;
-        if (tallies != nullptr) {
-          if (auto found = tallies->find(i); found != tallies->end()) tally = &found->second;
-        }
-        if (tally == nullptr) {
-          visit_step_devices(store, snapshot_run, step, true,
-                             [&](const std::string&, const json*, const std::vector<jobs::FieldChange>& field_changes) {
-                               counted.add(field_changes);
-                             });
-          tally = &counted;
-        }
-        devices = tally->devices;
+        // patch: field -> (before, after) -> devices, as the simulation of the plan predicts.
         json fields = json::array();
-        for (const auto& [field, by_value] : tally->changes) {
+        for (const auto& [field, by_value] : prediction.changes) {
           json values = json::array();
           for (const auto& [before_after, count] : by_value) {
             values.push_back({{"before", json::parse(before_after.first)},
@@ -155,8 +147,8 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
           fields.push_back({{"field", field}, {"changes", std::move(values)}});
         }
         entry["fieldChanges"] = std::move(fields);
-      } else if (record) {
-        devices = record->total;
+        entry["patch"] = {
+            {"updated", prediction.updated}, {"skipped", prediction.skipped}, {"failed", prediction.failed}};
       }
       entry["devices"] = devices;
       entry["sample"] = std::move(sample);
@@ -220,6 +212,20 @@ std::string render_preview(const json& facts)
     if (s.contains("query")) out << " " << s["query"].get<std::string>();
     out << ", " << with_commas(devices) << (devices == 1 ? " device" : " devices") << " in " << with_commas(requests)
         << (requests == 1 ? " request" : " requests") << "\n";
+    if (s.value("noDevices", false)) {
+      out << "       matches no device: nothing to do (a typo in the query? `expect: {min: 1}` makes this an error)\n";
+    }
+    if (s.contains("deletedByEarlierSteps")) {
+      out << "       " << with_commas(s["deletedByEarlierSteps"].get<std::int64_t>())
+          << " more of its devices are deleted by an earlier step: left out\n";
+    }
+    if (s.contains("patch") && s["patch"]["failed"].get<std::int64_t>() > 0) {
+      out << "       " << with_commas(s["patch"]["failed"].get<std::int64_t>())
+          << " devices would fail (an attribute added or renamed onto one they have): the API changes nothing on "
+             "them\n";
+      if (&s != &facts["steps"].back())
+        out << "       after a step with failures the later steps start only with --keep-going\n";
+    }
     if (s.contains("sample") && !s["sample"].empty()) {
       out << "       e.g. ";
       for (std::size_t i = 0; i < s["sample"].size(); ++i) out << (i ? ", " : "") << s["sample"][i].get<std::string>();

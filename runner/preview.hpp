@@ -2,8 +2,6 @@
 // The preview: what `plan` shows and saves, and what `apply` shows before it
 // asks. Reads the state file only.
 
-#include "runner/patch_tally.hpp"
-
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
 
@@ -16,24 +14,21 @@
 
 namespace fleetrun::runner {
 
-// What `plan` shows and saves: queries with counts, per step its devices,
-// requests, a sample, and for a patch every field's before -> after with
-// device counts. Holds no per-device lists: see write_preview_json.
-// `tallies`: counted during the resolution of `snapshot_run` (resolve_queries).
-nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
-                             const PatchTallies* tallies = nullptr);
-
-// A step's devices in their stored order; for a patch (with `with_changes`)
-// each device's document (only the fields the patch reads) and its changes.
-using DeviceVisitor = std::function<void(const std::string& id, const nlohmann::json* document,
-                                         const std::vector<jobs::FieldChange>& changes)>;
-void visit_step_devices(const state::StateStore& store, const std::string& snapshot_run, const plans::Step& step,
-                        bool with_changes, const DeviceVisitor& visit);
+// What `plan` shows and saves: queries with counts, per step its devices
+// (less those an earlier step deletes), requests, a sample, and for a patch
+// every field's before -> after with device counts and how many devices
+// change, stay as they are or fail, all from the simulation of the whole
+// plan (plan_simulation.hpp). Holds no per-device lists: see write_preview_json.
+nlohmann::json preview_facts(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run);
 
 // `plan --output json`: the facts, and per step every device id (and, for a
 // patch, every device's changes), streamed from the state file to `out`.
 void write_preview_json(std::ostream& out, const nlohmann::json& facts, const state::StateStore& store,
                         const plans::Plan& plan, const std::string& snapshot_run);
+
+// Whether applying the preview would do anything at all: a device to change
+// (a patch's skipped devices do not count), to command, export or create.
+bool would_do_anything(const nlohmann::json& facts);
 
 // The preview for people.
 std::string render_preview(const nlohmann::json& facts);

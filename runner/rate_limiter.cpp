@@ -104,15 +104,17 @@ void RateLimiter::on_throttled(Clock::time_point now)
   if (m_last_decrease && now - *m_last_decrease >= std::chrono::milliseconds(200)) {
     accepted =
         static_cast<double>(m_taken_since_throttle) / std::chrono::duration<double>(now - *m_last_decrease).count();
-  } else if (m_first_success && now - *m_first_success >= std::chrono::milliseconds(400)) {
-    // The first 429: the server's burst went in first, so the second half of
-    // the time since the first answer shows its rate better than the whole.
-    const auto from = std::max(*m_first_success + (now - *m_first_success) / 2, now - k_window);
-    forget_before(now);
-    const auto taken = std::count_if(m_successes.begin(), m_successes.end(), [&](auto at) { return at >= from; });
-    accepted = static_cast<double>(taken) / std::chrono::duration<double>(now - from).count();
   } else {
     accepted = accepted_rate(now);
+    if (m_first_success && now - *m_first_success >= std::chrono::milliseconds(400)) {
+      // The first 429: the server's burst went in first, so the second half of
+      // the time since the first answer shows its rate better than the whole,
+      // when it holds answers enough to say anything.
+      const auto from = std::max(*m_first_success + (now - *m_first_success) / 2, now - k_window);
+      forget_before(now);
+      const auto taken = std::count_if(m_successes.begin(), m_successes.end(), [&](auto at) { return at >= from; });
+      if (taken >= 8) accepted = static_cast<double>(taken) / std::chrono::duration<double>(now - from).count();
+    }
   }
   double next = 0;
   if (m_rate <= 0) {
@@ -124,6 +126,7 @@ void RateLimiter::on_throttled(Clock::time_point now)
   m_tokens = 0;
   m_last_decrease = now;
   m_taken_since_throttle = 0;
+  m_probe_step = k_probe_step;
 }
 
 void RateLimiter::on_success(Clock::time_point now)
@@ -142,8 +145,12 @@ void RateLimiter::on_success(Clock::time_point now)
     return;
   }
   // Learning: a step up after a while without a 429, to find out whether
-  // the server now accepts more.
-  if (now - m_last_change >= k_probe_gap) set_rate(m_rate * k_probe_step, now);
+  // the server accepts more; each quiet spell doubles the step (a 429 sets
+  // it back), so that a rate learned too low comes back up in seconds.
+  if (now - m_last_change >= k_probe_gap) {
+    set_rate(m_rate * m_probe_step, now);
+    m_probe_step = 1 + (m_probe_step - 1) * 2;
+  }
 }
 
 void RateLimiter::start_at(double rate, Clock::time_point now)

@@ -8,7 +8,7 @@
 // Not told (the usual case: Losant documents no limit), it sends freely (the
 // coordinator's in-flight limit grows slowly meanwhile) until the first 429,
 // then paces at 95 % of what the server accepted over the last second, and
-// probes a little higher every two seconds without a 429. Each later 429
+// probes higher every two seconds without a 429 (2 %, then 4 %, 8 %, ...). Each later 429
 // steps down to 95 % of what the server took since the 429 before (its
 // bucket was empty then and is empty now: what it took between is its rate),
 // at most once a second. The rate
@@ -75,6 +75,7 @@ private:
   mutable std::deque<Clock::time_point> m_successes; // over the last second
   std::int64_t m_taken_since_throttle = 0;           // answers that were not 429 since the last step down
   std::optional<Clock::time_point> m_first_success;
+  double m_probe_step = 1.02; // the next step up while learning
 };
 
 } // namespace fleetrun::runner

@@ -115,7 +115,7 @@ api::ApiResult read_one(ReadContext context, api::RequestSpec request)
 }
 
 std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, const std::string& run_id,
-                                                   ReadContext context, DeviceListSink& sink, PatchTallies* tallies)
+                                                   ReadContext context, DeviceListSink& sink)
 {
   std::set<std::string> used;
   for (const auto& step : plan.steps) {
@@ -124,14 +124,6 @@ std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, cons
   for (const auto& spec : plan.queries) {
     if (!used.contains(spec.name)) continue;
     sink.begin_list(run_id, spec);
-    // The patch steps over this query: their changes are counted as pages arrive.
-    std::vector<std::pair<PatchTally*, PatchChangeReader>> counted;
-    for (std::size_t i = 0; tallies != nullptr && i < plan.steps.size(); ++i) {
-      const auto& step = plan.steps[i];
-      if (step.query != spec.name || step.action != plans::ActionKind::patch) continue;
-      (*tallies)[i] = PatchTally{};
-      counted.emplace_back(&(*tallies)[i], PatchChangeReader(step));
-    }
     jobs::QueryResolver resolver(spec);
     ReadLoop loop(context);
     const auto queue_requests = [&] {
@@ -141,14 +133,7 @@ std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, cons
     const auto ran = loop.run([&](int id, const api::ApiResult& result) -> std::expected<void, api::ApiError> {
       auto pages = resolver.on_answer(id, result);
       if (!pages) return std::unexpected(pages.error());
-      nlohmann::json fields;
-      for (const auto& page : *pages) {
-        sink.append_page(run_id, spec, page);
-        for (auto& [tally, reader] : counted) {
-          for (const auto& [device, document] : page)
-            tally->add(reader.changes(device, document, "from the API", fields));
-        }
-      }
+      for (const auto& page : *pages) sink.append_page(run_id, spec, page);
       if (resolver.finished()) {
         loop.finish();
       } else {

@@ -9,7 +9,6 @@
 #include "runner/backoff.hpp"
 #include "runner/clock.hpp"
 #include "runner/dispatcher.hpp"
-#include "runner/patch_tally.hpp"
 
 #include "api/losant_client.hpp"
 #include "jobs/query_resolution.hpp"
@@ -75,11 +74,9 @@ private:
 // One GET with retries: the whole-fleet guard's count.
 api::ApiResult read_one(ReadContext context, api::RequestSpec request);
 
-// Resolves every query some step of `plan` uses, in the plan's order. With
-// `tallies`, each patch step's changes are counted as the pages arrive, so
-// that the preview need not read the documents back. Returns the error that
-// stopped it.
+// Resolves every query some step of `plan` uses, in the plan's order.
+// Returns the error that stopped it.
 std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, const std::string& run_id,
-                                                   ReadContext context, DeviceListSink& sink, PatchTallies* tallies);
+                                                   ReadContext context, DeviceListSink& sink);
 
 } // namespace fleetrun::runner

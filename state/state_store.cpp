@@ -117,6 +117,16 @@ CREATE TABLE run_locks (
 );
 )sql";
 
+// Migrations, each taking a file from version N to N + 1 (the first: 1 to 2).
+// A new file gets version 1's schema and then every migration, so that one
+// path is exercised however a file came to be.
+constexpr std::array<const char*, 1> k_migrations = {
+    // 2: the ${VAR}s a run's plan used: names and the SHA-256 of their values
+    // (a changed plan is refused naming them, never showing a value).
+    "ALTER TABLE runs ADD COLUMN variables_json TEXT NOT NULL DEFAULT '{}';",
+};
+static_assert(k_migrations.size() + 1 == k_schema_version, "k_schema_version is 1 + the migrations");
+
 std::string this_host()
 {
   char name[256] = {};
@@ -356,6 +366,7 @@ std::expected<std::unique_ptr<StateStore>, StateError> StateStore::open(const st
       store->execute("PRAGMA journal_mode=WAL");
       store->execute("BEGIN IMMEDIATE");
       store->execute(k_schema_v1);
+      for (const char* migration : k_migrations) store->execute(migration);
       store->execute("PRAGMA application_id=" + std::to_string(k_application_id));
       store->execute("PRAGMA user_version=" + std::to_string(k_schema_version));
       store->execute("COMMIT");
@@ -368,6 +379,12 @@ std::expected<std::unique_ptr<StateStore>, StateError> StateStore::open(const st
                                         std::to_string(k_schema_version) + " and older. Use the newer fleetrun."});
     } else if (version < 1) {
       return std::unexpected(StateError{path + " has an unknown state schema version " + std::to_string(version)});
+    } else if (version < k_schema_version) {
+      // An older file: brought up to date in one transaction.
+      store->execute("BEGIN IMMEDIATE");
+      for (auto v = version; v < k_schema_version; ++v) store->execute(k_migrations[static_cast<std::size_t>(v - 1)]);
+      store->execute("PRAGMA user_version=" + std::to_string(k_schema_version));
+      store->execute("COMMIT");
     }
     store->execute("PRAGMA journal_mode=WAL");
     store->execute("PRAGMA synchronous=FULL");
@@ -497,8 +514,8 @@ void StateStore::insert_run(const RunRecord& run)
 {
   Statement insert(m_impl->db,
                    "INSERT INTO runs (id, kind, status, plan_path, plan_hash, effective_hash, plan_text, api_url, "
-                   "application_id, preview_run_id, created_ms, updated_ms, learned_rate, summary_json) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+                   "application_id, preview_run_id, created_ms, updated_ms, learned_rate, summary_json, "
+                   "variables_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   insert.bind(1, run.id)
       .bind(2, std::string(to_string(run.kind)))
       .bind(3, std::string(to_string(run.status)))
@@ -513,6 +530,7 @@ void StateStore::insert_run(const RunRecord& run)
       .bind(12, run.updated_ms)
       .bind(13, run.learned_rate)
       .bind(14, run.summary_json)
+      .bind(15, run.variables_json)
       .run();
 }
 
@@ -520,7 +538,7 @@ namespace {
 
 constexpr const char* k_run_columns =
     "id, kind, status, plan_path, plan_hash, effective_hash, plan_text, api_url, "
-    "application_id, preview_run_id, created_ms, updated_ms, learned_rate, summary_json";
+    "application_id, preview_run_id, created_ms, updated_ms, learned_rate, summary_json, variables_json";
 
 RunRecord read_run(const Statement& row)
 {
@@ -539,6 +557,7 @@ RunRecord read_run(const Statement& row)
   run.updated_ms = row.integer(11);
   run.learned_rate = row.real(12);
   run.summary_json = row.text(13);
+  run.variables_json = row.text(14);
   return run;
 }
 
@@ -654,6 +673,58 @@ void StateStore::for_each_device(const std::string& run_id, const std::string& n
                                                 "query_name = ?2 ORDER BY position LIMIT ?3");
   select.bind(1, run_id).bind(2, name).bind(3, limit);
   while (select.step()) visit(select.text(0), select.text(1));
+}
+
+void StateStore::for_each_device_excluding(const std::string& run_id, const std::string& name,
+                                           const std::vector<std::string>& excluded,
+                                           const std::function<void(const std::string& id)>& visit) const
+{
+  std::string sql = "SELECT device_id FROM query_devices a WHERE a.run_id = ?1 AND a.query_name = ?2";
+  for (std::size_t i = 0; i < excluded.size(); ++i) {
+    sql += " AND NOT EXISTS (SELECT 1 FROM query_devices b WHERE b.run_id = ?1 AND b.query_name = ?" +
+           std::to_string(i + 3) + " AND b.device_id = a.device_id)";
+  }
+  sql += " ORDER BY a.position";
+  Statement select(m_impl->db, sql.c_str());
+  select.bind(1, run_id).bind(2, name);
+  for (std::size_t i = 0; i < excluded.size(); ++i) select.bind(static_cast<int>(i + 3), excluded[i]);
+  while (select.step()) visit(select.text(0));
+}
+
+namespace {
+
+class SqlDeviceCursor final : public StateStore::DeviceCursor {
+public:
+  SqlDeviceCursor(sqlite3* db, const std::string& run_id, const std::string& name, bool with_documents)
+      : m_select(db, with_documents ? "SELECT device_id, document FROM query_devices WHERE run_id = ?1 AND "
+                                      "query_name = ?2 ORDER BY device_id"
+                                    : "SELECT device_id, '' FROM query_devices WHERE run_id = ?1 AND "
+                                      "query_name = ?2 ORDER BY device_id")
+  {
+    m_select.bind(1, run_id).bind(2, name);
+  }
+  bool next() override
+  {
+    if (!m_select.step()) return false;
+    m_id = m_select.text(0);
+    m_document = m_select.text(1);
+    return true;
+  }
+  const std::string& id() const override { return m_id; }
+  const std::string& document() const override { return m_document; }
+
+private:
+  Statement m_select;
+  std::string m_id;
+  std::string m_document;
+};
+
+} // namespace
+
+std::unique_ptr<StateStore::DeviceCursor> StateStore::devices_by_id(const std::string& run_id, const std::string& name,
+                                                                    bool with_documents) const
+{
+  return std::make_unique<SqlDeviceCursor>(m_impl->db, run_id, name, with_documents);
 }
 
 std::vector<std::string> StateStore::devices_missing_from(const std::string& a_run, const std::string& a_name,

@@ -19,7 +19,8 @@
 
 namespace fleetrun::state {
 
-inline constexpr int k_schema_version = 1;
+// 1 + the migrations in state_store.cpp; docs/STATE.md lists what each added.
+inline constexpr int k_schema_version = 2;
 inline constexpr std::uint32_t k_application_id = 0x464C5254; // "FLRT", in the SQLite header
 
 // Thrown when the state file fails under a running command (disk full, I/O
@@ -63,6 +64,7 @@ struct RunRecord {
   std::int64_t updated_ms = 0;
   double learned_rate = 0; // requests/second last known to work; 0 unknown
   std::string summary_json = "{}";
+  std::string variables_json = "{}"; // ${VAR} name -> SHA-256 of its value, as the plan used them
 };
 
 struct QueryRecord {
@@ -175,6 +177,22 @@ public:
   void for_each_device(const std::string& run_id, const std::string& name, bool with_documents,
                        const std::function<void(const std::string& id, const std::string& document)>& visit,
                        std::int64_t limit = -1) const;
+  // Like for_each_device, without the ids also in any of the lists `excluded`
+  // of the same run (a step's devices less those an earlier step deletes).
+  void for_each_device_excluding(const std::string& run_id, const std::string& name,
+                                 const std::vector<std::string>& excluded,
+                                 const std::function<void(const std::string& id)>& visit) const;
+  // A list's devices in id order, one at a time: several can be read side by
+  // side (the preview walks the lists of all steps together, device by device).
+  class DeviceCursor {
+  public:
+    virtual ~DeviceCursor() = default;
+    virtual bool next() = 0; // false at the end
+    virtual const std::string& id() const = 0;
+    virtual const std::string& document() const = 0;
+  };
+  std::unique_ptr<DeviceCursor> devices_by_id(const std::string& run_id, const std::string& name,
+                                              bool with_documents) const;
   // Ids in `a_run`'s list and not in `b_run`'s: drift between a preview and now.
   std::vector<std::string> devices_missing_from(const std::string& a_run, const std::string& a_name,
                                                 const std::string& b_run, const std::string& b_name, std::int64_t limit,

@@ -192,6 +192,47 @@ TEST_CASE("a changed plan cannot be applied from an older preview", "[apply_comm
   const auto result = apply(dir, sandbox, {"--from-preview", run});
   CHECK(result.exit_code == 4);
   CHECK(result.err.find("the plan changed since preview") != std::string::npos);
+  CHECK_THAT(result.err, Catch::Contains("line 3 was:") && Catch::Contains("description: a}") &&
+                             Catch::Contains("line 3 is:") && Catch::Contains("description: b}"));
+}
+
+TEST_CASE("a preview is applied once; --reuse-preview applies it again", "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "20"});
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                "patch, query: q, updateFields: {description: once}}]\n");
+  const std::string run = preview(dir, sandbox)["run"];
+  const auto first = apply(dir, sandbox, {"--from-preview", run});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  const auto second = apply(dir, sandbox, {"--from-preview", run});
+  CHECK(second.exit_code == 4);
+  CHECK_THAT(second.err, Catch::Contains(run) && Catch::Contains("--reuse-preview"));
+  const auto again = apply(dir, sandbox, {"--from-preview", run, "--reuse-preview"});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+}
+
+TEST_CASE("plan --detailed-exitcode: 2 when something would change, 0 when nothing would, 1 for a bad plan",
+          "[apply_command]")
+{
+  TempDir dir;
+  SandboxProcess sandbox({"--devices", "20"});
+  const auto plan_with = [&](const std::string& description) {
+    write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                  "patch, query: q, updateFields: {description: " +
+                                      description + "}}]\n");
+    return run_fleetrun({"plan", (dir / "plan.yaml").string(), "--detailed-exitcode"}, sandbox_env(sandbox));
+  };
+  CHECK(plan_with("tidy").exit_code == 2);
+  REQUIRE(apply(dir, sandbox).exit_code == 0);
+  const auto nothing = plan_with("tidy"); // every gateway has it now: each device would be skipped
+  INFO(nothing.out << nothing.err);
+  CHECK(nothing.exit_code == 0);
+  write_file(dir / "plan.yaml", "version: 1\nsteps: [{id: d, action: patch}]\n");
+  CHECK(run_fleetrun({"plan", (dir / "plan.yaml").string(), "--detailed-exitcode"}, sandbox_env(sandbox)).exit_code ==
+        1);
 }
 
 TEST_CASE("a job that fails marks its batch failed, stops later steps and exits 1", "[apply_command]")
@@ -396,6 +437,11 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   WARN("unknown limit of 50/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
                                  << "/s");
   CHECK(throttled <= 8 + 0.02 * requests); // finding the limit costs what was in flight then; little after
+#ifdef FLEETRUN_SANITIZED_BUILD
+  // Several times slower under ASan, sandbox included, the run may never reach 50/s: nothing to learn.
+  // The release build checks the learned rate.
+  if (throttled == 0) return;
+#endif
   CHECK(facts["learnedRate"].get<double>() >= 40);
   // Learned from one 429 in a run this short, the server's first burst makes it a little high; the next
   // 429 (here, or in the next run, which starts from it) brings it to 95 % of the limit.

@@ -307,7 +307,7 @@ TEST_CASE("a stop request during resolution ends it at the next request, as canc
   runner::Coordinator c = f.coordinator();
   const std::string run =
       c.begin(state::RunKind::apply, {"/p.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
-  const auto resolved = c.resolve(run, nullptr);
+  const auto resolved = c.resolve(run);
   REQUIRE_FALSE(resolved.has_value());
   CHECK(resolved.error().kind == api::ErrorKind::cancelled);
   CHECK(f.sender.count("GET", "/devices") <= 5); // page 0 and the pages after it, sent at once

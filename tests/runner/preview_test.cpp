@@ -61,14 +61,11 @@ TEST_CASE("the preview counts each step's devices and requests and shows a sampl
   CHECK(facts["steps"][3]["requests"] == 2);
 }
 
-TEST_CASE("a patch preview counts each field's before -> after; tallies during resolution equal a recount", "[preview]")
+TEST_CASE("a patch preview counts each field's before -> after", "[preview]")
 {
   FakeRun f(k_plan, 200);
-  PatchTallies tallies;
-  const std::string run = f.preview(&tallies);
-  const json counted = preview_facts(*f.store, f.plan, run, &tallies);
-  const json recounted = preview_facts(*f.store, f.plan, run);
-  CHECK(counted["steps"][0]["fieldChanges"] == recounted["steps"][0]["fieldChanges"]);
+  const std::string run = f.preview();
+  const json counted = preview_facts(*f.store, f.plan, run);
   std::int64_t described = 0;
   for (const auto& field : counted["steps"][0]["fieldChanges"]) {
     if (field["field"] != "description") continue;

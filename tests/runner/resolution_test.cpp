@@ -57,13 +57,12 @@ struct Resolution {
     return sandbox_responder(sandbox)(request);
   }
 
-  std::expected<void, api::ApiError> run(const std::string& plan_text, PatchTallies* tallies = nullptr)
+  std::expected<void, api::ApiError> run(const std::string& plan_text)
   {
     auto parsed = plans::parse_plan(plan_text, "p.yaml", [](const std::string&) { return std::nullopt; });
     if (!parsed) FAIL(parsed.error().render_all());
     plan = std::move(*parsed);
-    return resolve_queries(plan, "r-1", {dispatcher, clock, backoff, rng, stop, std::chrono::seconds(300)}, sink,
-                           tallies);
+    return resolve_queries(plan, "r-1", {dispatcher, clock, backoff, rng, stop, std::chrono::seconds(300)}, sink);
   }
 
   sandbox::Sandbox sandbox;
@@ -111,20 +110,6 @@ TEST_CASE("pages are fetched in parallel: resolution takes round trips, not one 
   CHECK(r.sender.max_in_flight() > 10);
   // Page 0, the 38 pages between at 100/s (well inside a round trip), the tail: about three round trips.
   CHECK(r.clock.now() - started < std::chrono::milliseconds(1000));
-}
-
-TEST_CASE("a patch step's changes are tallied while its pages arrive", "[resolution]")
-{
-  Resolution r(1200);
-  PatchTallies tallies;
-  REQUIRE(r.run(R"(version: 1
-queries: {all: {query: {name: {$ne: nobody}}}}
-steps:
-  - {id: p, action: patch, query: all, allow_whole_fleet: true, updateFields: {description: odd}}
-)",
-                &tallies)
-              .has_value());
-  CHECK(tallies.at(0).devices == 1200);
 }
 
 TEST_CASE("transient failures are retried; a 429 costs no attempt; a 4xx ends it", "[resolution]")

@@ -92,6 +92,38 @@ TEST_CASE("foreign, corrupt and newer files are refused with a reason", "[state_
   CHECK(newer.error().message.find("written by a newer fleetrun (state schema 99)") != std::string::npos);
 }
 
+TEST_CASE("a state file of schema 1 is brought to the current schema, its runs kept", "[state_store]")
+{
+  TempDir dir;
+  const std::string path = (dir / "state.db").string();
+  {
+    auto store = open_new(dir);
+    store->insert_run(sample_run("r-old"));
+  }
+  // What fleetrun 1 wrote: no variables column, user_version 1.
+  raw_sql(path, "ALTER TABLE runs DROP COLUMN variables_json; PRAGMA user_version=1;");
+  {
+    auto reopened = StateStore::open(path, OpenMode::must_exist);
+    REQUIRE(reopened.has_value());
+    const auto run = (*reopened)->run("r-old");
+    REQUIRE(run.has_value());
+    CHECK(run->plan_hash == "abc");
+    CHECK(run->variables_json == "{}");
+    auto with_variables = sample_run("r-new");
+    with_variables.variables_json = R"({"SITE":"0123"})";
+    (*reopened)->insert_run(with_variables);
+    CHECK((*reopened)->run("r-new")->variables_json == R"({"SITE":"0123"})");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(statement, 0) == 2);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+}
+
 TEST_CASE("a transaction rolls back unless committed", "[state_store]")
 {
   TempDir dir;

@@ -67,7 +67,7 @@ struct FakeRun {
   void prepare_with(runner::Coordinator& c)
   {
     run_id = c.begin(state::RunKind::apply, {"/plans/plan.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
-    REQUIRE(c.resolve(run_id, nullptr).has_value());
+    REQUIRE(c.resolve(run_id).has_value());
     c.record_steps(run_id, run_id);
   }
 
@@ -83,12 +83,12 @@ struct FakeRun {
   }
 
   // What `plan` does before showing the preview: a preview run and its lists.
-  std::string preview(runner::PatchTallies* tallies = nullptr)
+  std::string preview()
   {
     runner::Coordinator c = coordinator();
     const std::string id =
         c.begin(state::RunKind::preview, {"/plans/plan.yaml", "http://sandbox", "5f1a2b3c4d5e6f7a8b9c0d1e", ""}).id;
-    REQUIRE(c.resolve(id, tallies).has_value());
+    REQUIRE(c.resolve(id).has_value());
     return id;
   }
 
