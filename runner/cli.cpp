@@ -2,6 +2,7 @@
 #include "runner/errors.hpp"
 #include "runner/exit_codes.hpp"
 
+#include "plans/diagnostic.hpp"
 #include "state/state_store.hpp"
 
 #include <CLI/CLI.hpp>
@@ -10,10 +11,32 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace fleetrun::runner {
 
 namespace {
+
+// The first word of the command line that is not an option (or an option's
+// value) when it names no command: "aply" in `fleetrun --log-level warn aply x`.
+std::optional<std::string> unknown_command(CLI::App& app, int argc, const char* const* argv)
+{
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--log-level") {
+      ++i; // its value
+      continue;
+    }
+    if (word.starts_with("-")) continue;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->check_name(word)) return std::nullopt;
+    }
+    return word;
+  }
+  return std::nullopt;
+}
 
 // An option whose absence is kept as such (settings.cpp merges it with the
 // environment, the plan and the defaults); `fallback` is what --help shows.
@@ -226,6 +249,18 @@ int run_cli(int argc, char** argv)
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    // A mistyped command: CLI11 only says a subcommand is required, or that
+    // the word is an extra argument; name the command meant instead.
+    if (const auto unknown = unknown_command(app, argc, argv)) {
+      std::vector<std::string> names;
+      for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        names.push_back(sub->get_name());
+      const auto meant = plans::did_you_mean(*unknown, names);
+      std::cerr << "error: unknown command \"" << *unknown << "\""
+                << (meant ? " (did you mean \"" + *meant + "\"?)" : std::string())
+                << "; `fleetrun --help` lists them\n";
+      return k_exit_usage;
+    }
     const int code = app.exit(error);
     return code == 0 ? k_exit_ok : k_exit_usage;
   }

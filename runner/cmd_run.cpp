@@ -12,16 +12,21 @@
 #include "runner/signals.hpp"
 #include "runner/state_files.hpp"
 #include "runner/status_report.hpp"
+#include "runner/text_format.hpp"
 #include "runner/worker_pool.hpp"
 
+#include "api/device_page.hpp"
 #include "losant/time_format.hpp"
 #include "plans/plan_parser.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <unistd.h>
 
 namespace fleetrun::runner {
@@ -66,27 +71,32 @@ int refuse(Coordinator& coordinator, const std::string& run_id, const std::strin
 // A request before the first change failed: stopped by a signal (130,
 // resumable), or refused with the error and the request it answers.
 int stopped_before_change(Coordinator& coordinator, const std::string& run_id, const std::string& doing,
-                          const api::ApiError& error)
+                          const api::ApiError& error, const ConnectionSettings& connection)
 {
   if (error.kind == api::ErrorKind::cancelled) {
     coordinator.interrupt(run_id, "stopped by a signal while " + doing + "; nothing was changed");
     spdlog::error("stopped by a signal while {}; nothing was changed", doing);
     return k_exit_interrupted;
   }
-  return refuse(coordinator, run_id, doing + ": " + error.describe_with_request(), exit_for(error));
+  const std::string hint = hint_for(error, connection);
+  return refuse(coordinator, run_id, doing + ": " + error.describe_with_request() + (hint.empty() ? "" : "; " + hint),
+                exit_for(error));
 }
 
 bool confirm(const json& facts)
 {
-  std::int64_t devices = 0;
-  for (const auto& step : facts["steps"]) {
-    const std::string action = step["action"];
-    if (action != "export" && action != "create" && action != "restore") devices += step["devices"].get<std::int64_t>();
+  const std::string phrase = confirmation_phrase(facts);
+  if (phrase == "yes") {
+    std::cout << "Apply the plan above? Type 'yes' to apply: " << std::flush;
+  } else {
+    std::cout << "This deletes, removes data from or commands " << with_commas(std::stoll(phrase))
+              << " devices. Type that number (" << phrase << ") to apply: " << std::flush;
   }
-  std::cout << "This changes " << devices << " device(s) as shown above. Type 'yes' to apply: " << std::flush;
   std::string answer;
   std::getline(std::cin, answer);
-  return answer == "yes";
+  std::erase(answer, ',');
+  while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back()))) answer.pop_back();
+  return answer == phrase;
 }
 
 bool changes_any_device(const plans::Plan& plan, const json& facts)
@@ -134,18 +144,35 @@ api::ApiResult count_fleet(Coordinator& coordinator)
   return coordinator.get(api::endpoints::list_devices(all));
 }
 
+// Counts the application's devices once, for the whole-fleet guard, and keeps
+// the count for the preview's shares of the fleet.
+struct FleetCounter {
+  Coordinator& coordinator;
+  std::optional<std::int64_t> size;
+
+  api::ApiResult operator()()
+  {
+    auto page = count_fleet(coordinator);
+    if (page) {
+      if (const auto index = api::index_device_page(page->body); index && index->total_count)
+        size = *index->total_count;
+    }
+    return page;
+  }
+};
+
 // Everything before the first change: resolve the queries (GET only), check
 // drift against the preview and the guards, show the plan, ask, and record
 // the steps. Apply runs it; resume runs it again for a run that was stopped
 // before its steps were recorded (nothing was changed then).
 int prepare_run(Coordinator& coordinator, const state::StateStore& db, const plans::Plan& plan,
                 const state::RunRecord& run, const std::optional<state::RunRecord>& preview, bool yes,
-                const std::string& output)
+                const std::string& output, const ConnectionSettings& connection)
 {
   // Fresh resolution (GET only): the devices to use without a preview, and the
   // drift check against it with one.
   if (auto resolved = coordinator.resolve(run.id); !resolved) {
-    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
+    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error(), connection);
   }
   std::string snapshot_run = run.id;
   if (preview) {
@@ -161,14 +188,16 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
     }
     snapshot_run = preview->id;
   }
-  auto violations = check_guards(db, plan, snapshot_run, [&] { return count_fleet(coordinator); });
-  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error());
+  FleetCounter fleet{coordinator, std::nullopt};
+  auto violations = check_guards(db, plan, snapshot_run, std::ref(fleet));
+  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error(), connection);
   if (!violations->empty()) {
     std::string message;
     for (const auto& v : *violations) message += (message.empty() ? "" : "; ") + v.message;
     return refuse(coordinator, run.id, "guard: " + message, k_exit_guard);
   }
-  const json facts = preview_facts(db, plan, snapshot_run);
+  json facts = preview_facts(db, plan, snapshot_run);
+  if (fleet.size) facts["fleetDevices"] = *fleet.size;
   if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
   if (changes_any_device(plan, facts) && !yes) {
     if (isatty(STDIN_FILENO) == 0) {
@@ -183,7 +212,7 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
 
 // Executes the run's steps, records the outcome, says what happened.
 int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, const std::string& run_id,
-                       const std::string& output)
+                       const std::string& output, const ConnectionSettings& connection)
 {
   const RunResult result = coordinator.execute(run_id);
   coordinator.finish(run_id, result);
@@ -199,6 +228,13 @@ int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, co
   case RunOutcome::failed: code = k_exit_partial; break;
   case RunOutcome::interrupted: code = k_exit_interrupted; break;
   case RunOutcome::auth_failed:
+    code = k_exit_api;
+    {
+      api::ApiError refused;
+      refused.kind = api::ErrorKind::auth;
+      spdlog::error("{}", hint_for(refused, connection));
+    }
+    break;
   case RunOutcome::api_paused: code = k_exit_api; break;
   case RunOutcome::state_mismatch: code = k_exit_state; break;
   }
@@ -271,6 +307,7 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
   Session session = open_session(flags, options.plan, options.state);
   const plans::Plan& plan = session.plan;
   state::StateStore& db = *session.store;
+  const ConnectionSettings& connection = session.connection->options();
 
   // A dry-run sends GET requests only: resolving queries and counting the fleet.
   SystemClock clock;
@@ -283,11 +320,13 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
       coordinator.begin(state::RunKind::preview, origin_of(options.plan, *session.connection, ""));
 
   if (auto resolved = coordinator.resolve(run.id); !resolved) {
-    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error());
+    return stopped_before_change(coordinator, run.id, "resolving queries", resolved.error(), connection);
   }
-  auto violations = check_guards(db, plan, run.id, [&] { return count_fleet(coordinator); });
-  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error());
+  FleetCounter fleet{coordinator, std::nullopt};
+  auto violations = check_guards(db, plan, run.id, std::ref(fleet));
+  if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error(), connection);
   json facts = preview_facts(db, plan, run.id);
+  if (fleet.size) facts["fleetDevices"] = *fleet.size;
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});
   facts["run"] = run.id;
@@ -334,9 +373,11 @@ int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
   Coordinator coordinator(db, plan, {sender, limiter, clock, stop}, settings);
   const state::RunRecord run = coordinator.begin(
       state::RunKind::apply, origin_of(options.plan, *session.connection, preview ? preview->id : std::string()));
-  if (const int code = prepare_run(coordinator, db, plan, run, preview, options.yes, options.output); code != k_exit_ok)
+  if (const int code =
+          prepare_run(coordinator, db, plan, run, preview, options.yes, options.output, session.connection->options());
+      code != k_exit_ok)
     return code;
-  return execute_and_finish(coordinator, db, run.id, options.output);
+  return execute_and_finish(coordinator, db, run.id, options.output, session.connection->options());
 }
 
 int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
@@ -402,10 +443,11 @@ int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
     // Stopped before its steps were recorded, so before any change: prepare again.
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
-    if (const int code = prepare_run(coordinator, db, plan, *run, preview, true, options.output); code != k_exit_ok)
+    if (const int code = prepare_run(coordinator, db, plan, *run, preview, true, options.output, connection_settings);
+        code != k_exit_ok)
       return code;
   }
-  return execute_and_finish(coordinator, db, run->id, options.output);
+  return execute_and_finish(coordinator, db, run->id, options.output, connection_settings);
 }
 
 } // namespace fleetrun::runner

@@ -7,6 +7,8 @@
 #include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
 
+#include <cstdio>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -189,6 +191,72 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
   return facts;
 }
 
+namespace {
+
+bool destructive(const std::string& action)
+{
+  return action == "delete" || action == "remove_data";
+}
+
+std::string share_of_fleet(const json& facts, std::int64_t devices)
+{
+  if (!facts.contains("fleetDevices")) return "";
+  const auto fleet = facts["fleetDevices"].get<std::int64_t>();
+  if (fleet <= 0) return "";
+  char share[32];
+  std::snprintf(share, sizeof share, "%.1f", 100.0 * static_cast<double>(devices) / static_cast<double>(fleet));
+  return std::string(" (") + share + " % of " + with_commas(fleet) + ")";
+}
+
+} // namespace
+
+std::string preview_totals(const json& facts)
+{
+  std::map<std::string, std::int64_t> by_action;
+  std::int64_t updated = 0;
+  std::int64_t unchanged = 0;
+  std::int64_t requests = 0;
+  for (const auto& s : facts["steps"]) {
+    by_action[s["action"].get<std::string>()] += s["devices"].get<std::int64_t>();
+    requests += s["requests"].get<std::int64_t>();
+    if (s.contains("patch")) {
+      updated += s["patch"]["updated"].get<std::int64_t>();
+      unchanged += s["patch"]["skipped"].get<std::int64_t>() + s["patch"]["failed"].get<std::int64_t>();
+    }
+  }
+  std::vector<std::string> parts;
+  const auto count = [&](const char* action) { return by_action.contains(action) ? by_action[action] : -1; };
+  if (const auto n = count("delete"); n >= 0)
+    parts.push_back(with_commas(n) + " devices deleted" + share_of_fleet(facts, n));
+  if (const auto n = count("remove_data"); n >= 0)
+    parts.push_back("data removed from " + with_commas(n) + " devices" + share_of_fleet(facts, n));
+  if (const auto n = count("send_command"); n >= 0)
+    parts.push_back(with_commas(n) + (n == 1 ? " command" : " commands") + share_of_fleet(facts, n));
+  if (const auto n = count("patch"); n >= 0)
+    parts.push_back(with_commas(updated) + " devices changed by patches" +
+                    (unchanged > 0 ? " (" + with_commas(unchanged) + " more unchanged)" : std::string()));
+  if (const auto n = count("restore"); n >= 0) parts.push_back(with_commas(n) + " devices restored");
+  if (const auto n = count("create"); n >= 0) parts.push_back(with_commas(n) + " devices created");
+  if (const auto n = count("export"); n >= 0) parts.push_back(with_commas(n) + " devices exported");
+  std::string line = "Plan: ";
+  for (std::size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
+  if (parts.empty()) line += "nothing to do";
+  return line + "; " + with_commas(requests) + (requests == 1 ? " request" : " requests");
+}
+
+std::string confirmation_phrase(const json& facts)
+{
+  std::int64_t touched = 0;
+  for (const auto& s : facts["steps"]) {
+    const std::string action = s["action"];
+    if (destructive(action) || action == "send_command") touched += s["devices"].get<std::int64_t>();
+  }
+  std::int64_t threshold = 1000;
+  if (facts.contains("fleetDevices"))
+    threshold = std::min<std::int64_t>(threshold, facts["fleetDevices"].get<std::int64_t>() / 10);
+  return touched > threshold ? std::to_string(touched) : "yes";
+}
+
 std::string render_preview(const json& facts)
 {
   std::ostringstream out;
@@ -210,8 +278,10 @@ std::string render_preview(const json& facts)
     out << "  " << s["index"].get<int>() << ". " << s["id"].get<std::string>() << ": "
         << s["action"].get<std::string>();
     if (s.contains("query")) out << " " << s["query"].get<std::string>();
-    out << ", " << with_commas(devices) << (devices == 1 ? " device" : " devices") << " in " << with_commas(requests)
-        << (requests == 1 ? " request" : " requests") << "\n";
+    out << ", " << with_commas(devices) << (devices == 1 ? " device" : " devices");
+    if (s.contains("query")) out << share_of_fleet(facts, devices);
+    out << " in " << with_commas(requests) << (requests == 1 ? " request" : " requests")
+        << (destructive(s["action"].get<std::string>()) ? "  [destructive]" : "") << "\n";
     if (s.value("noDevices", false)) {
       out << "       matches no device: nothing to do (a typo in the query? `expect: {min: 1}` makes this an error)\n";
     }
@@ -267,6 +337,7 @@ std::string render_preview(const json& facts)
       out << "\n";
     }
   }
+  out << preview_totals(facts) << "\n";
   return out.str();
 }
 

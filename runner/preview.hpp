@@ -30,7 +30,19 @@ void write_preview_json(std::ostream& out, const nlohmann::json& facts, const st
 // (a patch's skipped devices do not count), to command, export or create.
 bool would_do_anything(const nlohmann::json& facts);
 
-// The preview for people.
+// The preview for people, ending with a totals line by action ("Plan: ...").
+// Destructive steps (delete, remove_data) are marked; with `fleetDevices` in
+// the facts (the application's device count, when the guards counted it), each
+// step's share of the fleet is shown.
 std::string render_preview(const nlohmann::json& facts);
+
+// The totals line alone: "Plan: 2,537 devices deleted (1.3 % of 197,463), ...".
+std::string preview_totals(const nlohmann::json& facts);
+
+// What a person must type to confirm an apply: "yes", or, when the plan
+// deletes, removes data from or commands more than 1,000 devices or 10 % of a
+// known fleet, the number of those devices (so that a large destructive change
+// is never confirmed by habit).
+std::string confirmation_phrase(const nlohmann::json& facts);
 
 } // namespace fleetrun::runner

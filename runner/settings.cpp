@@ -31,6 +31,30 @@ std::string ConnectionSettings::token_source() const
   return token_file.empty() ? "the token in $" + token_env : "the token in file " + token_file;
 }
 
+std::string hint_for(const api::ApiError& error, const ConnectionSettings& settings)
+{
+  const auto where = [&](Source source, const char* env, const char* flag) -> std::string {
+    switch (source) {
+    case Source::flag: return std::string("from ") + flag;
+    case Source::environment: return std::string("from $") + env;
+    case Source::plan: return "from the plan's target";
+    case Source::fallback: break;
+    }
+    return std::string("the default; set $") + env + " or " + flag + " for another";
+  };
+  if (error.kind == api::ErrorKind::auth || error.status == 401 || error.status == 403) {
+    return "check " + settings.token_source() + ": it was refused for application " + settings.application_id + " (" +
+           where(settings.application_source, k_application_env, "--application") + ") at " + settings.api_url + " (" +
+           where(settings.api_url_source, k_api_url_env, "--api-url") +
+           "); a token needs the devices permissions of that application";
+  }
+  if (error.status == 0 && error.kind != api::ErrorKind::cancelled && settings.api_url_source == Source::fallback) {
+    return settings.api_url + " is the default API URL; set $" + std::string(k_api_url_env) +
+           " or --api-url for another";
+  }
+  return "";
+}
+
 ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans::Environment& env,
                                       const plans::Plan* plan)
 {

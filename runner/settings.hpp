@@ -3,6 +3,7 @@
 // then the environment, then the plan, then the defaults below. Flags are
 // `std::optional` so that "not given" is never confused with a value.
 
+#include "api/api_error.hpp"
 #include "plans/plan.hpp"
 #include "plans/plan_parser.hpp"
 #include "runner/backoff.hpp"
@@ -91,6 +92,12 @@ struct ExecutionSettings {
 };
 
 // flags > environment (LOSANT_API_URL, LOSANT_APPLICATION_ID) > the plan's target > defaults.
+// What to do about an error that made the API unusable, for people: a 401/403
+// names the token's source and the application and URL it was used for; a
+// failure to connect says when the URL is the default one. Empty when there
+// is nothing to add.
+std::string hint_for(const api::ApiError& error, const ConnectionSettings& settings);
+
 ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans::Environment& env,
                                       const plans::Plan* plan);
 

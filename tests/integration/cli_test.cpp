@@ -136,3 +136,78 @@ steps: [{id: t, action: patch, query: all, batch_size: 5, allow_whole_fleet: tru
   CHECK(resumed.exit_code == 0);
   for (const auto& device : sandbox.admin_get("/_sandbox/devices")) CHECK(device["description"] == "full");
 }
+
+namespace {
+
+// `fleetrun <args>` on a pseudo-terminal (util-linux `script`), `typed` as what
+// the person types; returns the exit code and everything shown on the terminal.
+std::pair<int, std::string> on_terminal(const TempDir& dir, const std::vector<std::string>& args,
+                                        const std::vector<std::string>& env, const std::string& typed)
+{
+  write_file(dir / "typed.txt", typed);
+  std::string command = std::string(FLEETRUN_BINARY);
+  for (const auto& arg : args) command += " '" + arg + "'";
+  std::string line = "env";
+  for (const auto& variable : env) line += " '" + variable + "'";
+  line += " script -qec \"" + command + "\" /dev/null < '" + (dir / "typed.txt").string() + "' > '" +
+          (dir / "terminal.txt").string() + "' 2>&1";
+  const int status = std::system(line.c_str());
+  std::ifstream in(dir / "terminal.txt");
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, std::string(std::istreambuf_iterator<char>(in), {})};
+}
+
+} // namespace
+
+TEST_CASE("on a terminal, a large command run must be confirmed by typing its device count", "[cli]")
+{
+  if (std::system("command -v script > /dev/null 2>&1") != 0) {
+    WARN("util-linux script is not installed: no pseudo-terminal to test on");
+    return;
+  }
+  SandboxProcess sandbox({"--devices", "1500", "--job-threshold", "100000"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: ping, action: send_command, query: all, allow_whole_fleet: true, name: ping}]
+)");
+  const std::vector<std::string> apply = {"apply", (dir / "plan.yaml").string(), "--state", (dir / "s.db").string()};
+  const auto [refused, shown] = on_terminal(dir, apply, sandbox_env(sandbox), "yes\n");
+  INFO(shown);
+  CHECK(refused == 3);
+  CHECK_THAT(shown, Catch::Contains("Plan: 1,500 commands; 2 requests"));
+  CHECK_THAT(shown, Catch::Contains("commands 1,500 devices. Type that number (1500) to apply:"));
+  std::int64_t commanded = 0;
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) commanded += device["commands"].size();
+  CHECK(commanded == 0);
+
+  const auto [confirmed, shown_again] = on_terminal(dir, apply, sandbox_env(sandbox), "1,500\n");
+  INFO(shown_again);
+  CHECK(confirmed == 0);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) commanded += device["commands"].size();
+  CHECK(commanded == 1500);
+}
+
+TEST_CASE("a mistyped command is named with the command meant", "[cli]")
+{
+  const auto typo = run_fleetrun({"--log-level", "warn", "aply", "plan.yaml"});
+  CHECK(typo.exit_code == 2);
+  CHECK_THAT(typo.err, Catch::Contains("unknown command \"aply\" (did you mean \"apply\"?)"));
+  const auto nonsense = run_fleetrun({"zzzzzz"});
+  CHECK(nonsense.exit_code == 2);
+  CHECK_THAT(nonsense.err, Catch::Contains("unknown command \"zzzzzz\";") && !Catch::Contains("did you mean"));
+}
+
+TEST_CASE("a refused token is exit 5 naming where the token came from and what it was used for", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "10"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                "patch, query: q, updateFields: {description: a}}]\n");
+  auto env = sandbox_env(sandbox);
+  env.push_back("OTHER_TOKEN=not-the-right-one");
+  const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--token-env", "OTHER_TOKEN"}, env);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("HTTP 401") && Catch::Contains("check the token in $OTHER_TOKEN") &&
+                             Catch::Contains("at " + sandbox.url() + " (from $LOSANT_API_URL)"));
+  CHECK_THAT(result.err, !Catch::Contains("not-the-right-one"));
+}

@@ -106,3 +106,37 @@ TEST_CASE("the JSON preview streams every device id and each patched device's ch
     CHECK_FALSE(device["changes"].empty());
   }
 }
+
+TEST_CASE("the preview ends with totals by action, marks destructive steps and shows shares of the fleet", "[preview]")
+{
+  FakeRun f(k_plan, 200);
+  const std::string run = f.preview();
+  json facts = preview_facts(*f.store, f.plan, run);
+  const std::int64_t gateways = count_where(f.fleet(), "gateway");
+  std::string text = render_preview(facts);
+  // k_plan: a patch of the gateways, a command to all 200, data removed from the gateways, two devices created.
+  const std::string g = std::to_string(gateways);
+  CHECK_THAT(text, Catch::EndsWith("Plan: data removed from " + g + " devices, 200 commands, " + g +
+                                   " devices changed by patches, 2 devices created; " +
+                                   std::to_string(facts["steps"][0]["requests"].get<int>() + 4) + " requests\n"));
+  CHECK_THAT(text, Catch::Contains("3. purge: remove_data gateways, " + g + " devices in 1 request  [destructive]"));
+  facts["fleetDevices"] = 400;
+  text = render_preview(facts);
+  CHECK_THAT(text, Catch::Contains("2. ping: send_command all, 200 devices (50.0 % of 400) in 1 request\n"));
+  CHECK_THAT(preview_totals(facts), Catch::Contains("200 commands (50.0 % of 400)"));
+}
+
+TEST_CASE("a large destructive apply asks for the device count, a small one for yes", "[preview]")
+{
+  const auto facts_with = [](const char* action, std::int64_t devices, std::optional<std::int64_t> fleet) {
+    json facts = {{"steps", json::array({{{"action", action}, {"devices", devices}, {"requests", 1}}})}};
+    if (fleet) facts["fleetDevices"] = *fleet;
+    return facts;
+  };
+  CHECK(confirmation_phrase(facts_with("delete", 1000, std::nullopt)) == "yes");
+  CHECK(confirmation_phrase(facts_with("delete", 1001, std::nullopt)) == "1001");
+  CHECK(confirmation_phrase(facts_with("send_command", 27760, 200000)) == "27760");
+  CHECK(confirmation_phrase(facts_with("delete", 11, 100)) == "11"); // over 10 % of a known fleet
+  CHECK(confirmation_phrase(facts_with("delete", 10, 100)) == "yes");
+  CHECK(confirmation_phrase(facts_with("patch", 50000, 100000)) == "yes"); // a patch is not destructive
+}

@@ -110,3 +110,28 @@ TEST_CASE("concurrency is kept within 1 and the cap", "[settings]")
   flags.concurrency = 0;
   CHECK(resolve_execution(flags, plans::Plan{}).concurrency == 1);
 }
+
+TEST_CASE("an unusable API is explained with where the token, application and URL came from", "[settings]")
+{
+  api::ApiError refused;
+  refused.kind = api::ErrorKind::auth;
+  refused.status = 401;
+  ConnectionFlags flags;
+  flags.token_env = "MY_TOKEN";
+  const auto from_env = resolve_connection(
+      flags, env_of({{"LOSANT_API_URL", "http://127.0.0.1:9"}, {"LOSANT_APPLICATION_ID", "app1"}}), nullptr);
+  CHECK(hint_for(refused, from_env) ==
+        "check the token in $MY_TOKEN: it was refused for application app1 (from $LOSANT_APPLICATION_ID) at "
+        "http://127.0.0.1:9 (from $LOSANT_API_URL); a token needs the devices permissions of that application");
+
+  api::ApiError unreachable;
+  unreachable.kind = api::ErrorKind::transient;
+  unreachable.message = "Host not found: api.losant.com";
+  const auto defaults = resolve_connection({}, env_of({{"LOSANT_APPLICATION_ID", "app1"}}), nullptr);
+  CHECK(hint_for(unreachable, defaults) ==
+        "https://api.losant.com is the default API URL; set $LOSANT_API_URL or --api-url for another");
+  CHECK(hint_for(unreachable, from_env).empty()); // a URL someone chose needs no word about the default
+  api::ApiError invalid;
+  invalid.status = 400;
+  CHECK(hint_for(invalid, defaults).empty());
+}
