@@ -1,12 +1,12 @@
 #include "runner/commands.hpp"
 #include "runner/errors.hpp"
 #include "runner/exit_codes.hpp"
+#include "runner/logging.hpp"
 
 #include "plans/diagnostic.hpp"
 #include "state/state_store.hpp"
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -25,7 +25,7 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, const char* 
 {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "--log-level") {
+    if (word == "--log-level" || word == "--log-format" || word == "--log-file") {
       ++i; // its value
       continue;
     }
@@ -142,6 +142,16 @@ void add_validate_command(CLI::App& app, ValidateOptions& o, int& selected)
   schema->callback([&selected] { selected = 4; });
 }
 
+void add_progress_option(CLI::App& command, std::string& progress)
+{
+  command
+      .add_option("--progress", progress,
+                  "auto: a live line on a terminal, a log line every 5 s otherwise; always: the live line even "
+                  "without a terminal; never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+}
+
 void add_execution_options(CLI::App& command, ExecutionFlags& o)
 {
   add_optional(command, "--concurrency", o.concurrency,
@@ -192,6 +202,7 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   add_optional(*apply_cmd, "--state", apply.state, "state file [default: PLAN with .fleetrun.db]");
   apply_cmd->add_flag("--yes,-y", apply.yes, "do not ask before changing devices");
   apply_cmd->add_option("--from-preview", apply.from_preview, "use exactly the devices of this saved preview run");
+  add_progress_option(*apply_cmd, apply.progress);
   apply_cmd->add_flag("--reuse-preview", apply.reuse_preview,
                       "apply a preview that an earlier apply used already (it repeats what that one did)");
   apply_cmd->add_option("--output", apply.output, "text or json")->check(output)->capture_default_str();
@@ -205,6 +216,7 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   resume_cmd->add_option("--run", resume.run, "run id [default: the newest apply run]");
   resume_cmd->add_option("--output", resume.output, "text or json")->check(output)->capture_default_str();
   add_execution_options(*resume_cmd, resume.execution);
+  add_progress_option(*resume_cmd, resume.progress);
   resume_cmd->callback([&selected] { selected = 7; });
 
   auto* status_cmd = app.add_subcommand("status", "Show a run's steps, batches and events (reads only; takes no lock)");
@@ -227,10 +239,14 @@ int run_cli(int argc, char** argv)
   app.require_subcommand(1);
   app.fallthrough(true); // global options may follow the subcommand
   app.set_version_flag("--version", "fleetrun 0.1.0");
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+  LogOptions logging;
+  app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.add_option("--log-format", logging.format, "text (a UTC timestamp and the level) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-file", logging.file, "also append the log to this file");
 
   int selected = 0;
   ConnectionFlags connection;
@@ -265,10 +281,12 @@ int run_cli(int argc, char** argv)
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
 
-  auto logger = spdlog::stderr_color_mt("fleetrun");
-  logger->set_pattern("%^%l%$: %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  try {
+    install_logging(logging);
+  } catch (const UsageError& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return k_exit_usage;
+  }
 
   // Exceptions are for setup and fatal errors; they end here, once.
   try {

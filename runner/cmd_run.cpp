@@ -8,6 +8,7 @@
 #include "runner/guards.hpp"
 #include "runner/plan_changes.hpp"
 #include "runner/preview.hpp"
+#include "runner/progress.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/signals.hpp"
 #include "runner/state_files.hpp"
@@ -160,6 +161,24 @@ struct FleetCounter {
     return page;
   }
 };
+
+// --progress: a live line on a terminal (rewritten in place twice a second),
+// otherwise a log line every 5 seconds; both once more when a step ends.
+void show_progress(Coordinator& coordinator, const std::string& mode)
+{
+  if (mode == "never") return;
+  const bool live = mode == "always" || isatty(STDERR_FILENO) != 0;
+  if (live) {
+    coordinator.report_progress(
+        [](const ProgressSnapshot& snapshot) {
+          std::cerr << "\r\033[K" << progress_line(snapshot) << (snapshot.step_done ? "\n" : "") << std::flush;
+        },
+        std::chrono::milliseconds(500));
+  } else {
+    coordinator.report_progress([](const ProgressSnapshot& snapshot) { spdlog::info("{}", progress_line(snapshot)); },
+                                std::chrono::milliseconds(5000));
+  }
+}
 
 // Everything before the first change: resolve the queries (GET only), check
 // drift against the preview and the guards, show the plan, ask, and record
@@ -377,6 +396,7 @@ int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
           prepare_run(coordinator, db, plan, run, preview, options.yes, options.output, session.connection->options());
       code != k_exit_ok)
     return code;
+  show_progress(coordinator, options.progress);
   return execute_and_finish(coordinator, db, run.id, options.output, session.connection->options());
 }
 
@@ -447,6 +467,7 @@ int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
         code != k_exit_ok)
       return code;
   }
+  show_progress(coordinator, options.progress);
   return execute_and_finish(coordinator, db, run->id, options.output, connection_settings);
 }
 

@@ -73,6 +73,7 @@ struct ApplyOptions {
   std::string from_preview;
   bool reuse_preview = false; // apply a preview that an apply used already
   std::string output = "text";
+  std::string progress = "auto"; // auto | always | never
   ExecutionFlags execution;
 };
 
@@ -81,6 +82,7 @@ struct ResumeOptions {
   std::optional<std::string> state;
   std::string run;
   std::string output = "text";
+  std::string progress = "auto";
   ExecutionFlags execution;
 };
 

@@ -142,10 +142,38 @@ private:
 
   // ---- the loop ------------------------------------------------------------------
 
+  // What the step has done so far, for the progress observer.
+  ProgressSnapshot progress(SteadyTime now, bool done) const
+  {
+    ProgressSnapshot snapshot;
+    snapshot.step_id = m_step.step_id;
+    snapshot.action = std::string(plans::action_name(m_plan_step.action));
+    snapshot.step_number = m_step.index + 1;
+    snapshot.step_count = static_cast<int>(m_owner.m_plan.steps.size());
+    snapshot.devices_total = m_step.device_count;
+    for (const auto& [index, machine] : m_machines) {
+      const auto& record = machine.record();
+      if (record.status == state::BatchStatus::done || record.status == state::BatchStatus::failed)
+        snapshot.devices_finished += record.device_count;
+    }
+    snapshot.devices_failed = m_failed_devices;
+    const auto& counters = m_owner.m_allowance.counters;
+    snapshot.step_requests = counters.requests - m_requests_at_start;
+    snapshot.throttled = counters.throttled;
+    snapshot.retries = counters.retries;
+    snapshot.step_elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - m_started);
+    snapshot.run_elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - m_owner.m_execute_started);
+    snapshot.step_done = done;
+    return snapshot;
+  }
+
   void loop()
   {
     auto& services = m_owner.m_services;
     auto next_heartbeat = services.clock.now();
+    m_started = services.clock.now();
+    m_requests_at_start = m_owner.m_allowance.counters.requests;
+    auto next_progress = m_started + m_owner.m_progress_every;
     SteadyTime drain_until{};
     while (true) {
       auto now = services.clock.now();
@@ -171,7 +199,12 @@ private:
         m_owner.heartbeat(m_run_id);
         next_heartbeat = now + k_heartbeat_interval;
       }
+      if (m_owner.m_progress && now >= next_progress) {
+        m_owner.m_progress(progress(now, false));
+        next_progress = now + m_owner.m_progress_every;
+      }
     }
+    if (m_owner.m_progress) m_owner.m_progress(progress(services.clock.now(), true));
   }
 
   // Sends what is due while slots and the rate limit allow; returns when to look again.
@@ -347,6 +380,8 @@ private:
   std::map<int, BatchMachine> m_machines;
   std::map<int, std::int64_t> m_counted_failed;
   std::int64_t m_failed_devices = 0;
+  SteadyTime m_started{};
+  std::int64_t m_requests_at_start = 0;
   std::multimap<SteadyTime, std::pair<int, Want>> m_timers;
   std::map<Ticket, std::pair<int, Want>> m_in_flight;
   bool m_stopping = false;
@@ -540,10 +575,17 @@ void Coordinator::record_steps(const std::string& run_id, const std::string& sna
   transaction.commit();
 }
 
+void Coordinator::report_progress(ProgressObserver observer, std::chrono::milliseconds every)
+{
+  m_progress = std::move(observer);
+  m_progress_every = every;
+}
+
 RunResult Coordinator::execute(const std::string& run_id)
 {
   const auto run = m_store.run(run_id);
   const auto now = m_services.clock.now();
+  m_execute_started = now;
   if (run && run->learned_rate > 0) m_services.limiter.start_at(run->learned_rate, now);
   m_services.limiter.allow_in_flight(std::min(m_settings.concurrency, 4));
   RunResult result;

@@ -25,6 +25,7 @@
 #include "runner/batch_machine.hpp"
 #include "runner/clock.hpp"
 #include "runner/dispatcher.hpp"
+#include "runner/progress.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/request_sender.hpp"
 #include "runner/resolution.hpp"
@@ -98,6 +99,10 @@ public:
 
   const RunCounters& counters() const { return m_allowance.counters; }
 
+  // Progress of execute(): `observer` gets a snapshot of the step under way
+  // every `every` (of the services' clock) and once when each step ends.
+  void report_progress(ProgressObserver observer, std::chrono::milliseconds every);
+
   // DeviceListSink: resolution's pages, written as they come.
   void begin_list(const std::string& run_id, const plans::QuerySpec& query) override;
   void append_page(const std::string& run_id, const plans::QuerySpec& query, const jobs::DevicePage& page) override;
@@ -121,6 +126,9 @@ private:
   double m_saved_rate = -1;
   SteadyTime m_next_file_check{};
   std::unique_ptr<state::RelaxedDurability> m_relaxed;
+  ProgressObserver m_progress;
+  std::chrono::milliseconds m_progress_every{5000};
+  SteadyTime m_execute_started{};
 };
 
 } // namespace fleetrun::runner

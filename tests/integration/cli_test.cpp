@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <regex>
+#include <sstream>
 #include <sys/wait.h>
 
 using nlohmann::json;
@@ -210,4 +212,75 @@ TEST_CASE("a refused token is exit 5 naming where the token came from and what i
   CHECK_THAT(result.err, Catch::Contains("HTTP 401") && Catch::Contains("check the token in $OTHER_TOKEN") &&
                              Catch::Contains("at " + sandbox.url() + " (from $LOSANT_API_URL)"));
   CHECK_THAT(result.err, !Catch::Contains("not-the-right-one"));
+}
+
+TEST_CASE("log lines carry a UTC timestamp; --log-format json writes one object per line, --log-file a copy", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "10"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", "version: 1\nqueries: {q: {query: {deviceClass: gateway}}}\nsteps: [{id: d, action: "
+                                "patch, query: q, updateFields: {description: a}}]\n");
+  const auto text = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  REQUIRE(text.exit_code == 0);
+  CHECK(std::regex_search(text.err, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z .*info.*: query q: )")));
+
+  const std::string log_file = (dir / "fleetrun.log").string();
+  const auto json_run = run_fleetrun(
+      {"--log-format", "json", "--log-file", log_file, "plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  REQUIRE(json_run.exit_code == 0);
+  std::istringstream lines(json_run.err);
+  int objects = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const json entry = json::parse(line);
+    CHECK(entry["level"].is_string());
+    CHECK(entry["time"].get<std::string>().ends_with("Z"));
+    ++objects;
+  }
+  CHECK(objects >= 1);
+  std::ifstream copy(log_file);
+  const std::string copied((std::istreambuf_iterator<char>(copy)), {});
+  CHECK(copied == json_run.err);
+
+  const auto unwritable =
+      run_fleetrun({"--log-file", "/nonexistent/dir/x.log", "validate", (dir / "plan.yaml").string()});
+  CHECK(unwritable.exit_code == 2);
+  CHECK_THAT(unwritable.err, Catch::Contains("--log-file /nonexistent/dir/x.log"));
+}
+
+TEST_CASE("progress: log lines every few seconds when piped, a live line on a terminal, none with never", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "400", "--latency-ms", "300", "--job-threshold", "100000"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size: 10,
+         updateFields: {description: progress}}]
+)");
+  // 40 batches, one at a time at 300 ms: about 12 s, so at least two lines 5 s apart.
+  const auto piped = run_fleetrun(
+      {"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "1", "--state", (dir / "a.db").string()},
+      sandbox_env(sandbox));
+  INFO(piped.err);
+  REQUIRE(piped.exit_code == 0);
+  const std::regex line(R"(\dZ .*info.*: step 1/1 tag \(patch\): [\d,]+/400 devices)");
+  const auto lines = std::distance(std::sregex_iterator(piped.err.begin(), piped.err.end(), line), {});
+  CHECK(lines >= 3); // two on the way, one at the end
+  CHECK_THAT(piped.err, Catch::Contains("400/400 devices 100.0 %") && Catch::Contains("step finished"));
+  CHECK_THAT(piped.err, Catch::Contains("ETA "));
+  CHECK_THAT(piped.err, !Catch::Contains("\033[K"));
+
+  const auto quiet = run_fleetrun(
+      {"apply", (dir / "plan.yaml").string(), "--yes", "--progress", "never", "--state", (dir / "b.db").string()},
+      sandbox_env(sandbox));
+  REQUIRE(quiet.exit_code == 0);
+  CHECK_THAT(quiet.err, !Catch::Contains("step 1/1 tag (patch):"));
+
+  if (std::system("command -v script > /dev/null 2>&1") == 0) {
+    const auto [code, shown] = on_terminal(
+        dir, {"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "2", "--state", (dir / "c.db").string()},
+        sandbox_env(sandbox), "");
+    INFO(shown);
+    CHECK(code == 0);
+    CHECK_THAT(shown, Catch::Contains("\r\033[Kstep 1/1 tag (patch): 400/400 devices 100.0 %"));
+  }
 }

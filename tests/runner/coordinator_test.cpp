@@ -373,3 +373,31 @@ TEST_CASE("a state file deleted under a running step stops the run with a state 
   CHECK_THROWS_AS(f.apply(), state::StateFailure);
   CHECK(f.sender.count("PATCH", "/devices") < 10);
 }
+
+TEST_CASE("progress is reported on the clock's schedule, growing, and once when the step ends", "[coordinator]")
+{
+  FakeRun f(k_patch_plan, 1000);
+  f.limiter = RateLimiter(10, 1, f.clock.now());
+  f.settings.rate = 10;
+  runner::Coordinator c = f.coordinator();
+  std::vector<ProgressSnapshot> seen;
+  c.report_progress([&](const ProgressSnapshot& snapshot) { seen.push_back(snapshot); }, milliseconds(500));
+  f.prepare_with(c);
+  REQUIRE(c.execute(f.run_id).outcome == RunOutcome::completed);
+  // 20 batches at 10/s: about two seconds, so three or four reports and the last.
+  REQUIRE(seen.size() >= 4);
+  REQUIRE(seen.size() <= 6);
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    CHECK(seen[i].devices_finished >= seen[i - 1].devices_finished);
+    CHECK(seen[i].step_elapsed >= seen[i - 1].step_elapsed);
+  }
+  CHECK(seen.front().devices_finished > 0);
+  CHECK(seen.front().devices_finished < 1000);
+  CHECK_FALSE(seen.front().step_done);
+  CHECK(seen.back().step_done);
+  CHECK(seen.back().devices_finished == 1000);
+  CHECK(seen.back().devices_total == 1000);
+  CHECK(seen.back().step_requests == 20);
+  CHECK(seen.back().step_id == "tag");
+  CHECK(seen.back().step_count == 1);
+}
