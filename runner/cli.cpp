@@ -231,6 +231,30 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   runs_cmd->callback([&selected] { selected = 9; });
 }
 
+void add_report_command(CLI::App& app, ReportOptions& report, int& selected)
+{
+  auto* report_cmd =
+      app.add_subcommand("report", "A run's report to hand on: Markdown, CSV (one row per device and step) or JSON");
+  report_cmd->add_option("run", report.run, "run id [default: the newest run]");
+  add_optional(*report_cmd, "--state", report.state, "state file [default: the only *.fleetrun.db here]");
+  report_cmd->add_option("--format", report.format, "md, csv or json")
+      ->check(CLI::IsMember({"md", "csv", "json"}))
+      ->capture_default_str();
+  report_cmd->add_option("-o,--output-file", report.output_file, "write it to this file [default: standard output]");
+  report_cmd->callback([&selected] { selected = 11; });
+}
+
+void add_prune_command(CLI::App& app, PruneOptions& prune, int& selected)
+{
+  auto* prune_cmd = app.add_subcommand(
+      "prune", "Remove finished runs from a state file and reclaim the space (never an unfinished run)");
+  add_optional(*prune_cmd, "--state", prune.state, "state file [default: the only *.fleetrun.db here]");
+  add_optional(*prune_cmd, "--keep", prune.keep, "keep the newest N runs", "")->check(CLI::NonNegativeNumber);
+  prune_cmd->add_option("--before", prune.before, "remove runs created before this UTC date (YYYY-MM-DD)");
+  prune_cmd->add_flag("--dry-run", prune.dry_run, "only list what would be removed");
+  prune_cmd->callback([&selected] { selected = 10; });
+}
+
 } // namespace
 
 int run_cli(int argc, char** argv)
@@ -261,6 +285,10 @@ int run_cli(int argc, char** argv)
   ResumeOptions resume;
   StatusOptions status;
   add_run_commands(app, connection, plan, apply, resume, status, selected);
+  PruneOptions prune;
+  add_prune_command(app, prune, selected);
+  ReportOptions report;
+  add_report_command(app, report, selected);
 
   try {
     app.parse(argc, argv);
@@ -300,6 +328,8 @@ int run_cli(int argc, char** argv)
     case 7: return run_resume(connection, resume);
     case 8: return run_status(status);
     case 9: return run_runs(status);
+    case 10: return run_prune(prune);
+    case 11: return run_report(report);
     default: break;
     }
   } catch (const UsageError& error) {

@@ -92,6 +92,20 @@ struct StatusOptions {
   std::string output = "text";
 };
 
+struct ReportOptions {
+  std::optional<std::string> state;
+  std::string run;           // default: the newest run
+  std::string format = "md"; // md | csv | json
+  std::string output_file;   // default: standard output
+};
+
+struct PruneOptions {
+  std::optional<std::string> state;
+  std::optional<int> keep; // keep the newest N runs
+  std::string before;      // remove runs created before this UTC date (YYYY-MM-DD)
+  bool dry_run = false;
+};
+
 struct ValidateOptions {
   std::vector<std::string> plans;
 };
@@ -103,6 +117,8 @@ int run_apply(const ConnectionFlags& connection, const ApplyOptions& options);
 int run_resume(const ConnectionFlags& connection, const ResumeOptions& options);
 int run_status(const StatusOptions& options);
 int run_runs(const StatusOptions& options);
+int run_prune(const PruneOptions& options);
+int run_report(const ReportOptions& options);
 int run_plan_schema();
 int run_devices(const ConnectionFlags& connection, const DevicesOptions& options);
 

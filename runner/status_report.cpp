@@ -74,6 +74,11 @@ json status_facts(const state::StateStore& store, const state::RunRecord& run)
                   {"batches", batches},
                   {"devicesByState", devices},
                   {"result", json::parse(step.result_json)}};
+    if (step.started_ms > 0) entry["started"] = losant::format_iso8601_ms(step.started_ms);
+    if (step.finished_ms > 0) {
+      entry["finished"] = losant::format_iso8601_ms(step.finished_ms);
+      entry["seconds"] = static_cast<double>(step.finished_ms - step.started_ms) / 1000.0;
+    }
     if (!problems.empty()) entry["problems"] = std::move(problems);
     if (!jobs_in_progress.empty()) entry["jobs"] = std::move(jobs_in_progress);
     steps.push_back(std::move(entry));

@@ -580,6 +580,33 @@ std::vector<RunRecord> StateStore::runs() const
   return out;
 }
 
+std::vector<std::string> StateStore::runs_read_by(const std::string& id) const
+{
+  Statement select(m_impl->db, "SELECT DISTINCT snapshot_run_id FROM steps WHERE run_id = ?1 AND snapshot_run_id != ?1 "
+                               "UNION SELECT preview_run_id FROM runs WHERE id = ?1 AND preview_run_id != ''");
+  select.bind(1, id);
+  std::vector<std::string> out;
+  while (select.step()) out.push_back(select.text(0));
+  return out;
+}
+
+void StateStore::delete_run(const std::string& id)
+{
+  auto transaction = this->transaction();
+  for (const char* table : {"query_devices", "queries", "batches", "steps", "events", "run_locks"}) {
+    Statement remove(m_impl->db, (std::string("DELETE FROM ") + table + " WHERE run_id = ?1").c_str());
+    remove.bind(1, id).run();
+  }
+  Statement remove(m_impl->db, "DELETE FROM runs WHERE id = ?1");
+  remove.bind(1, id).run();
+  transaction.commit();
+}
+
+void StateStore::reclaim_space()
+{
+  execute("VACUUM");
+}
+
 void StateStore::set_run_status(const std::string& id, RunStatus status)
 {
   Statement update(m_impl->db, "UPDATE runs SET status = ?2, updated_ms = ?3 WHERE id = ?1");

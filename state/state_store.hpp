@@ -159,6 +159,12 @@ public:
   void insert_run(const RunRecord& run);
   std::optional<RunRecord> run(const std::string& id) const;
   std::vector<RunRecord> runs() const; // newest first
+  // The runs whose device lists `id`'s steps read (its preview, when applied from one).
+  std::vector<std::string> runs_read_by(const std::string& id) const;
+  // Removes a run and everything recorded for it, in one transaction.
+  void delete_run(const std::string& id);
+  // Gives the space of removed rows back to the file system (VACUUM).
+  void reclaim_space();
   void set_run_status(const std::string& id, RunStatus status);
   void set_run_summary(const std::string& id, const std::string& summary_json);
   void set_learned_rate(const std::string& id, double rate);

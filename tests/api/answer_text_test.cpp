@@ -28,7 +28,7 @@ TEST_CASE("an excerpt is short, printable, valid UTF-8", "[answer_text]")
   CHECK(excerpt(std::string("a\0b", 3)) == "a b");
 }
 
-TEST_CASE("Retry-After: seconds or an HTTP date; anything else, negative or not finite is ignored", "[answer_text]")
+TEST_CASE("Retry-After: seconds or an HTTP date, anything else, negative or not finite is ignored", "[answer_text]")
 {
   const auto now = std::chrono::system_clock::from_time_t(1'790'000'000);
   CHECK(parse_retry_after("3", now) == 3.0);

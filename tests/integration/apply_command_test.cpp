@@ -196,7 +196,7 @@ TEST_CASE("a changed plan cannot be applied from an older preview", "[apply_comm
                              Catch::Contains("line 3 is:") && Catch::Contains("description: b}"));
 }
 
-TEST_CASE("a preview is applied once; --reuse-preview applies it again", "[apply_command]")
+TEST_CASE("a preview is applied once, --reuse-preview applies it again", "[apply_command]")
 {
   TempDir dir;
   SandboxProcess sandbox({"--devices", "20"});

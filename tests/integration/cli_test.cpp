@@ -7,12 +7,16 @@
 
 #include <sqlite3.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
+#include <thread>
 
 using nlohmann::json;
 using namespace fleetrun::testing;
@@ -214,7 +218,7 @@ TEST_CASE("a refused token is exit 5 naming where the token came from and what i
   CHECK_THAT(result.err, !Catch::Contains("not-the-right-one"));
 }
 
-TEST_CASE("log lines carry a UTC timestamp; --log-format json writes one object per line, --log-file a copy", "[cli]")
+TEST_CASE("log lines carry a UTC timestamp, --log-format json writes one object per line, --log-file a copy", "[cli]")
 {
   SandboxProcess sandbox({"--devices", "10"});
   TempDir dir;
@@ -283,4 +287,190 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
     CHECK(code == 0);
     CHECK_THAT(shown, Catch::Contains("\r\033[Kstep 1/1 tag (patch): 400/400 devices 100.0 %"));
   }
+}
+
+TEST_CASE("prune removes finished runs, keeps unfinished ones and the previews kept runs read, and gives space back",
+          "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "3000", "--latency-ms", "20"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size: 50,
+         updateFields: {description: pruned}}]
+)");
+  const std::string state_file = (dir / "s.db").string();
+  const auto preview_run = [&] {
+    const auto result = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--state", state_file, "--output", "json"},
+                                     sandbox_env(sandbox));
+    REQUIRE(result.exit_code == 0);
+    return json::parse(result.out)["run"].get<std::string>();
+  };
+  const std::string p1 = preview_run();
+  const std::string p2 = preview_run();
+  const std::string p3 = preview_run();
+  REQUIRE(run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--from-preview", p2},
+                       sandbox_env(sandbox))
+              .exit_code == 0);
+  {
+    FleetrunProcess killed(
+        {"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
+        sandbox_env(sandbox));
+    for (int i = 0; i < 500; ++i) {
+      const auto runs = run_fleetrun({"runs", "--state", state_file, "--output", "json"});
+      if (runs.exit_code == 0 && json::parse(runs.out).size() == 5) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    killed.signal(SIGKILL);
+    killed.wait();
+  }
+  const auto ids = [&] {
+    std::set<std::string> out;
+    for (const auto& run : json::parse(run_fleetrun({"runs", "--state", state_file, "--output", "json"}).out))
+      out.insert(run["run"].get<std::string>());
+    return out;
+  };
+  REQUIRE(ids().size() == 5);
+  const auto dry = run_fleetrun({"prune", "--state", state_file, "--keep", "1", "--dry-run"});
+  INFO(dry.out << dry.err);
+  CHECK(dry.exit_code == 0);
+  CHECK_THAT(dry.out, Catch::Contains("would remove " + p1) && Catch::Contains("would remove " + p3));
+  CHECK(ids().size() == 5);
+
+  const auto size_before = std::filesystem::file_size(state_file);
+  const auto pruned = run_fleetrun({"prune", "--state", state_file, "--keep", "1"});
+  INFO(pruned.out << pruned.err);
+  CHECK(pruned.exit_code == 0);
+  const auto left = ids();
+  // Newest first: the killed apply (kept: the newest, and unfinished), the completed apply, p3, p2,
+  // p1. The killed apply reads its own lists, so p2 goes with the completed apply that read it.
+  CHECK(left.size() == 1);
+  CHECK_FALSE(left.contains(p1));
+  CHECK_FALSE(left.contains(p2));
+  CHECK_FALSE(left.contains(p3));
+  CHECK(std::filesystem::file_size(state_file) < size_before);
+  const auto status = json::parse(run_fleetrun({"status", "--state", state_file, "--output", "json"}).out);
+  CHECK(status["status"] == "running");
+  CHECK(run_fleetrun({"resume", "--state", state_file}, sandbox_env(sandbox)).exit_code == 0);
+
+  CHECK(run_fleetrun({"prune", "--state", state_file, "--before", "2026-13-01"}).exit_code == 2);
+  CHECK(run_fleetrun({"prune", "--state", state_file}).exit_code == 2);
+}
+
+TEST_CASE("prune keeps the preview that a kept apply was made from", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "200"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, updateFields: {description: kept}}]
+)");
+  const std::string state_file = (dir / "s.db").string();
+  const auto preview = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--state", state_file, "--output", "json"},
+                                    sandbox_env(sandbox));
+  REQUIRE(preview.exit_code == 0);
+  const std::string p = json::parse(preview.out)["run"];
+  REQUIRE(run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--from-preview", p},
+                       sandbox_env(sandbox))
+              .exit_code == 0);
+  const auto pruned = run_fleetrun({"prune", "--state", state_file, "--keep", "1"});
+  INFO(pruned.out << pruned.err);
+  CHECK(pruned.exit_code == 0);
+  const auto runs = json::parse(run_fleetrun({"runs", "--state", state_file, "--output", "json"}).out);
+  CHECK(runs.size() == 2); // the apply, and the preview whose device lists it read
+}
+
+namespace {
+
+// A CSV text (RFC 4180, as the report writes it) as rows of fields.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text)
+{
+  std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        rows.back().back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        rows.back().back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().emplace_back();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.emplace_back(1);
+      ++i;
+    } else {
+      rows.back().back() += c;
+    }
+  }
+  if (rows.back().size() == 1 && rows.back()[0].empty()) rows.pop_back();
+  return rows;
+}
+
+} // namespace
+
+TEST_CASE("report: Markdown, CSV with every device outcome, JSON with the devices not done", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "400", "--job-threshold", "0", "--job-duration-ms", "20", "--job-fail-rate",
+                          "0.5", "--fault-seed", "3"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {q: {query: {deviceClass: {$ne: gateway}}}}
+steps: [{id: mark, action: patch, query: q, batch_size: 20, updateFields: {description: "reported, \"quoted\""}}]
+)");
+  const std::string state_file = (dir / "s.db").string();
+  const auto applied = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file,
+                                     "--max-failure-percent", "100", "--output", "json"},
+                                    sandbox_env(sandbox));
+  INFO(applied.err);
+  REQUIRE(applied.exit_code == 1);
+  const json status = json::parse(applied.out);
+  const auto devices = status["steps"][0]["devices"].get<std::int64_t>();
+  const auto failed = status["steps"][0]["devicesByState"].value("failed", std::int64_t{0});
+  REQUIRE(failed > 0);
+  REQUIRE(failed < devices);
+
+  const std::string csv_file = (dir / "report.csv").string();
+  REQUIRE(run_fleetrun({"report", "--state", state_file, "--format", "csv", "-o", csv_file}).exit_code == 0);
+  std::ifstream in(csv_file, std::ios::binary);
+  const auto rows = parse_csv(std::string(std::istreambuf_iterator<char>(in), {}));
+  REQUIRE(static_cast<std::int64_t>(rows.size()) == devices + 1);
+  CHECK(rows[0] ==
+        std::vector<std::string>{"step", "action", "batch", "device", "outcome", "http_status", "job_id", "reason"});
+  std::int64_t failed_rows = 0;
+  std::set<std::string> ids;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    REQUIRE(rows[i].size() == 8);
+    ids.insert(rows[i][3]);
+    if (rows[i][4] == "failed") {
+      ++failed_rows;
+      CHECK_FALSE(rows[i][7].empty());
+    } else {
+      CHECK(rows[i][4] == "done");
+    }
+  }
+  CHECK(failed_rows == failed);
+  CHECK(static_cast<std::int64_t>(ids.size()) == devices);
+
+  const auto json_report = run_fleetrun({"report", "--state", state_file, "--format", "json"});
+  REQUIRE(json_report.exit_code == 0);
+  CHECK(static_cast<std::int64_t>(json::parse(json_report.out)["devicesNotDone"].size()) == failed);
+
+  const auto markdown = run_fleetrun({"report", "--state", state_file});
+  REQUIRE(markdown.exit_code == 0);
+  CHECK_THAT(markdown.out, Catch::StartsWith("# fleetrun run " + status["run"].get<std::string>() + ": failed"));
+  CHECK_THAT(markdown.out,
+             Catch::Contains("| 1 | mark | patch | " + std::to_string(devices) + " | " +
+                             std::to_string(devices - failed) + " | " + std::to_string(failed) + " | 0 |"));
+  CHECK_THAT(markdown.out, Catch::Contains("## Devices not done") && Catch::Contains("| mark | "));
+
+  CHECK(run_fleetrun({"report", "--state", state_file, "-o", (dir / "no/such/folder.md").string()}).exit_code == 2);
+  CHECK_FALSE(std::filesystem::exists(dir / "no/such/folder.md.part"));
 }

@@ -201,7 +201,7 @@ TEST_CASE("an error answer that echoes the token reaches no output and no state 
   CHECK_THAT(status.out, !Catch::Contains(k_token));
 }
 
-TEST_CASE("a job log nested 100,000 deep fails the poll, not the process; resume does the same", "[hostile_answers]")
+TEST_CASE("a job log nested 100,000 deep fails the poll, not the process, resume does the same", "[hostile_answers]")
 {
   ScriptedServer server([](const RawRequest& request) -> Writer {
     if (is_device_list(request)) return answer(200, device_page(1, 3, 3));

@@ -140,7 +140,7 @@ TEST_CASE("a stable fleet is read with as many requests as it has pages, answere
   }
 }
 
-TEST_CASE("page 0 comes first; the offset pages all at once; the gaps and the tail last", "[query_resolution]")
+TEST_CASE("page 0 comes first, the offset pages all at once, the gaps and the tail last", "[query_resolution]")
 {
   FakeFleet fleet(5500);
   const plans::QuerySpec spec = advanced();

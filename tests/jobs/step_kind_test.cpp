@@ -77,7 +77,7 @@ TEST_CASE("delete, restore, remove_data and export pin ids into the query", "[st
   CHECK(jobs::make_step_kind(resend)->on_unknown() == jobs::OnUnknown::resend);
 }
 
-TEST_CASE("send_command carries the batch's deterministic time; delivery picks what resume does", "[step_kind]")
+TEST_CASE("send_command carries the batch's deterministic time, delivery picks what resume does", "[step_kind]")
 {
   plans::Step command = step(plans::ActionKind::send_command, {{"name", "reboot"}, {"payload", {{"a", 1}}}});
   const auto kind = jobs::make_step_kind(command);

@@ -80,7 +80,7 @@ steps:
   CHECK(plan.steps[0].batch_size == 500);
 }
 
-TEST_CASE("YAML scalars resolve as the core schema; quoted stay strings", "[plan_parser]")
+TEST_CASE("YAML scalars resolve as the core schema, quoted stay strings", "[plan_parser]")
 {
   const Plan plan = parse_ok(R"(version: 1
 queries: {q: {query: {name: x}}}

@@ -110,7 +110,7 @@ std::string history_with(std::int64_t time_ms, const std::string& name)
 
 // ---- the resume table --------------------------------------------------------------
 
-TEST_CASE("a planned batch is sent at once; a retry_wait batch when its backoff ends", "[batch_machine]")
+TEST_CASE("a planned batch is sent at once, a retry_wait batch when its backoff ends", "[batch_machine]")
 {
   Fixture planned(step_of(plans::ActionKind::patch, k_patch));
   const Effects now = planned.machine->start(planned.at);
@@ -193,7 +193,7 @@ TEST_CASE("an unknown export is reported, not repeated, unless the plan says res
   CHECK(g.machine->start(g.at).needs_stored_request);
 }
 
-TEST_CASE("an unknown at_most_once command is reported; at_least_once is re-sent", "[batch_machine]")
+TEST_CASE("an unknown at_most_once command is reported, at_least_once is re-sent", "[batch_machine]")
 {
   Fixture most(step_of(plans::ActionKind::send_command, k_command, plans::CommandDelivery::at_most_once),
                BatchStatus::unknown);
@@ -434,7 +434,7 @@ TEST_CASE("an empty retry budget fails the batch at its first transient error", 
   CHECK_THAT(f.machine->record().error, Catch::Contains("retry budget"));
 }
 
-TEST_CASE("a 4xx fails the batch with the server's message; a 401 halts the run", "[batch_machine]")
+TEST_CASE("a 4xx fails the batch with the server's message, a 401 halts the run", "[batch_machine]")
 {
   Fixture f(step_of(plans::ActionKind::patch, k_patch));
   f.answer({Purpose::send}, failure(400));

@@ -222,7 +222,7 @@ TEST_CASE("a plan whose stored request changed under a batch in flight is refuse
   CHECK(f.sender.count("PATCH", "/devices") == 0);
 }
 
-TEST_CASE("a 202 job is followed to its end; an errored job fails its batch and the step", "[coordinator]")
+TEST_CASE("a 202 job is followed to its end, an errored job fails its batch and the step", "[coordinator]")
 {
   std::map<std::string, int> polls;
   FakeRun f(k_patch_plan, 100,
@@ -280,7 +280,7 @@ TEST_CASE("resolution pages through the fleet by id cursor and stores every devi
   CHECK(ids.size() == 2500);
 }
 
-TEST_CASE("transient failures during resolution are retried; a 429 costs no attempt", "[coordinator]")
+TEST_CASE("transient failures during resolution are retried, a 429 costs no attempt", "[coordinator]")
 {
   int gets = 0;
   FakeRun f(k_patch_plan, 100, [&](const api::RequestSpec& request, const Responder&) -> std::optional<api::ApiResult> {

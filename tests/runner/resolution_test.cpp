@@ -112,7 +112,7 @@ TEST_CASE("pages are fetched in parallel: resolution takes round trips, not one 
   CHECK(r.clock.now() - started < std::chrono::milliseconds(1000));
 }
 
-TEST_CASE("transient failures are retried; a 429 costs no attempt; a 4xx ends it", "[resolution]")
+TEST_CASE("transient failures are retried, a 429 costs no attempt, a 4xx ends it", "[resolution]")
 {
   int gets = 0;
   Resolution flaky(2500, std::chrono::milliseconds(10), [&](const api::RequestSpec&) -> std::optional<api::ApiResult> {

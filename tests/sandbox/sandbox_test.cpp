@@ -216,7 +216,7 @@ TEST_CASE("above the threshold a bulk action answers 202 and runs as a job", "[s
   for (const auto& d : f.admin_devices()) CHECK(d["description"] == "bulk");
 }
 
-TEST_CASE("forceJob queues a delete even for one device; restore brings it back", "[sandbox]")
+TEST_CASE("forceJob queues a delete even for one device, restore brings it back", "[sandbox]")
 {
   Fixture f(quick_jobs(), 5);
   const std::string id = f.devices()["items"][0]["id"];

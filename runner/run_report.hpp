@@ -1,0 +1,30 @@
+#pragma once
+// `fleetrun report`: a run's outcome as a document to hand on (a change
+// ticket, an audit): Markdown for people, CSV with one row per device and
+// step, JSON with everything `status` has plus every device that did not end
+// done. Reads the state file only.
+
+#include "state/state_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+
+namespace fleetrun::runner {
+
+// One row per device and step: step, action, batch, device, outcome, HTTP
+// status, job id and the reason when it did not end done. A batch whose job
+// ended errored part-way marks its devices `part_failed` (the job log counts
+// them, it does not name them).
+void write_report_csv(std::ostream& out, const state::StateStore& store, const state::RunRecord& run);
+
+// Every device (per step) that did not end done, with its batch's outcome and reason.
+nlohmann::json devices_not_done(const state::StateStore& store, const state::RunRecord& run);
+
+// The Markdown report: the run, its steps with counts and timings, the
+// devices that failed or are unknown (up to `listed` of them, the CSV has all),
+// the request counters and the events.
+std::string render_report_markdown(const nlohmann::json& facts, const nlohmann::json& not_done,
+                                   std::size_t listed = 200);
+
+} // namespace fleetrun::runner
