@@ -474,3 +474,28 @@ steps: [{id: mark, action: patch, query: q, batch_size: 20, updateFields: {descr
   CHECK(run_fleetrun({"report", "--state", state_file, "-o", (dir / "no/such/folder.md").string()}).exit_code == 2);
   CHECK_FALSE(std::filesystem::exists(dir / "no/such/folder.md.part"));
 }
+
+TEST_CASE("the bash completion completes commands and each command's options", "[cli]")
+{
+  TempDir dir;
+  const auto script = run_fleetrun({"completion", "bash"});
+  REQUIRE(script.exit_code == 0);
+  write_file(dir / "completion.bash", script.out);
+  const auto complete = [&](const std::string& words, int index) {
+    const std::string line = "bash -c 'source \"" + (dir / "completion.bash").string() + "\"; COMP_WORDS=(" + words +
+                             "); COMP_CWORD=" + std::to_string(index) + "; _fleetrun; echo \"${COMPREPLY[*]}\"' > \"" +
+                             (dir / "out.txt").string() + "\"";
+    REQUIRE(std::system(line.c_str()) == 0);
+    std::ifstream in(dir / "out.txt");
+    std::string out;
+    std::getline(in, out);
+    return out;
+  };
+  CHECK(complete("fleetrun ap", 1) == "apply");
+  CHECK(complete("fleetrun pr", 1) == "prune");
+  CHECK(complete("fleetrun apply --fr", 2) == "--from-preview");
+  CHECK(complete("fleetrun --log-level warn report --for", 4) == "--format");
+  CHECK(run_fleetrun({"completion", "fish"}).exit_code == 2);
+  const auto zsh = run_fleetrun({"completion", "zsh"});
+  CHECK_THAT(zsh.out, Catch::StartsWith("#compdef fleetrun") && Catch::Contains("complete -o filenames -F _fleetrun"));
+}
