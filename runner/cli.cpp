@@ -203,6 +203,9 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
   apply_cmd->add_flag("--yes,-y", apply.yes, "do not ask before changing devices");
   apply_cmd->add_option("--from-preview", apply.from_preview, "use exactly the devices of this saved preview run");
   add_progress_option(*apply_cmd, apply.progress);
+  apply_cmd->add_flag("--scheduled", apply.scheduled,
+                      "for schedules: continue this plan's unfinished run (as resume) instead of starting another; "
+                      "exit 75 when another fleetrun is applying one now");
   apply_cmd->add_flag("--reuse-preview", apply.reuse_preview,
                       "apply a preview that an earlier apply used already (it repeats what that one did)");
   apply_cmd->add_option("--output", apply.output, "text or json")->check(output)->capture_default_str();
@@ -396,6 +399,9 @@ int run_cli(int argc, char** argv)
     spdlog::error("{}", error.what());
     // With --detailed-exitcode, 2 means "something would be done": an error is 1, as in terraform.
     return selected == 5 && plan.detailed_exitcode ? k_exit_partial : k_exit_usage;
+  } catch (const Busy& error) {
+    spdlog::warn("{}", error.what());
+    return k_exit_busy;
   } catch (const GuardRefusal& error) {
     spdlog::error("{}", error.what());
     return k_exit_guard;

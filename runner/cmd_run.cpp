@@ -318,6 +318,34 @@ void refuse_if_live_run(const state::StateStore& db, const std::string& state_pa
   }
 }
 
+// apply --scheduled: the newest apply run of this plan in the state file
+// when it is unfinished (interrupted, or running with its process gone).
+// Throws Busy (exit 75) when any apply run of the file is live.
+std::optional<std::string> unfinished_run_of(const ApplyOptions& options)
+{
+  const std::string state_path = options.state.value_or(default_state_path(options.plan));
+  if (!std::filesystem::exists(state_path)) return std::nullopt;
+  auto store = open_existing_state(state_path);
+  if (!store) throw state::StateFailure(store.error());
+  const std::string plan_path = std::filesystem::absolute(options.plan).lexically_normal().string();
+  std::optional<std::string> unfinished;
+  bool newest_of_plan_seen = false;
+  for (const auto& run : (*store)->runs()) { // newest first
+    if (run.kind != state::RunKind::apply) continue;
+    if (run.status == state::RunStatus::running) {
+      if (const auto holder = (*store)->lock_holder(run.id);
+          holder && state::lock_holder_alive(*holder, losant::now_epoch_ms())) {
+        throw Busy("run " + run.id + " in " + state_path + " is being applied by pid " + std::to_string(holder->pid) +
+                   " on " + holder->host + "; this scheduled invocation does nothing");
+      }
+    }
+    if (newest_of_plan_seen || std::filesystem::path(run.plan_path).lexically_normal().string() != plan_path) continue;
+    newest_of_plan_seen = true;
+    if (run.status == state::RunStatus::running || run.status == state::RunStatus::interrupted) unfinished = run.id;
+  }
+  return unfinished;
+}
+
 } // namespace
 
 int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
@@ -374,6 +402,19 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
 
 int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
 {
+  if (options.scheduled) {
+    if (const auto unfinished = unfinished_run_of(options); unfinished) {
+      spdlog::info("run {} of this plan is unfinished: continuing it (apply --scheduled)", *unfinished);
+      ResumeOptions resume;
+      resume.plan = options.plan;
+      resume.state = options.state;
+      resume.run = *unfinished;
+      resume.output = options.output;
+      resume.progress = options.progress;
+      resume.execution = options.execution;
+      return run_resume(flags, resume);
+    }
+  }
   const auto& stop = install_stop_handlers();
   Session session = open_session(flags, options.plan, options.state);
   const plans::Plan& plan = session.plan;

@@ -72,6 +72,7 @@ struct ApplyOptions {
   bool yes = false;
   std::string from_preview;
   bool reuse_preview = false; // apply a preview that an apply used already
+  bool scheduled = false;     // continue this plan's unfinished run if there is one; exit 75 when one is live
   std::string output = "text";
   std::string progress = "auto"; // auto | always | never
   ExecutionFlags execution;

@@ -27,4 +27,11 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// apply --scheduled found another fleetrun applying a run of the same state
+// file: this invocation does nothing (exit 75, EX_TEMPFAIL: try at the next time).
+class Busy : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 } // namespace fleetrun::runner

@@ -11,6 +11,7 @@ enum ExitCode : int {
   k_exit_state = 4,         // the state file is missing, corrupt, foreign, newer or locked
   k_exit_api = 5,           // the API could not be used (auth, unreachable, TLS) and nothing more could be done
   k_exit_internal = 70,     // a bug in fleetrun (an unexpected exception); the state file is consistent
+  k_exit_busy = 75,         // apply --scheduled: another fleetrun is applying a run of this state file now
   k_exit_interrupted = 130, // stopped by SIGINT/SIGTERM; `fleetrun resume` continues
 };
 

@@ -288,3 +288,52 @@ TEST_CASE("a state file written by another tool is refused", "[resume_command]")
   CHECK(result.exit_code == 4);
   CHECK(result.err.find("not a fleetrun state file") != std::string::npos);
 }
+
+TEST_CASE("apply --scheduled continues this plan's unfinished run, exits 75 beside a live one, else starts anew",
+          "[resume_command]")
+{
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_four_step_plan);
+  SandboxProcess reference(sandbox_args(0));
+  REQUIRE(run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", (dir / "ref.db").string()},
+                       sandbox_env(reference))
+              .exit_code == 0);
+
+  SandboxProcess sandbox(sandbox_args(200));
+  const std::string state_file = (dir / "s.db").string();
+  const std::vector<std::string> scheduled = {
+      "apply", (dir / "plan.yaml").string(), "--yes", "--scheduled", "--state", state_file};
+  const auto runs = [&] { return json::parse(run_fleetrun({"runs", "--state", state_file, "--output", "json"}).out); };
+  {
+    std::vector<std::string> slow = scheduled;
+    slow.insert(slow.end(), {"--concurrency", "1"});
+    FleetrunProcess first(slow, sandbox_env(sandbox));
+    for (int wait = 0; wait < 1000; ++wait) {
+      const std::string progress = progress_of(state_file);
+      if (progress != "no run yet" && progress != "[]") break;
+      std::this_thread::sleep_for(10ms);
+    }
+    // A second scheduled start while the first is live: nothing done, exit 75.
+    const auto overlapping = run_fleetrun(scheduled, sandbox_env(sandbox));
+    CHECK(overlapping.exit_code == 75);
+    CHECK_THAT(overlapping.err, Catch::Contains("is being applied by pid " + std::to_string(first.pid())));
+    CHECK(runs().size() == 1);
+    first.signal(SIGKILL);
+    first.wait();
+  }
+  const std::string killed = runs()[0]["run"];
+  CHECK(runs()[0]["status"] == "running");
+  // The next scheduled start continues the killed run instead of starting another.
+  const auto continued = run_fleetrun(scheduled, sandbox_env(sandbox));
+  INFO(continued.err);
+  REQUIRE(continued.exit_code == 0);
+  CHECK_THAT(continued.err, Catch::Contains("run " + killed + " of this plan is unfinished: continuing it"));
+  REQUIRE(runs().size() == 1);
+  CHECK(runs()[0]["status"] == "completed");
+  CHECK(comparable_fleet(sandbox) == comparable_fleet(reference));
+  // With nothing unfinished, the next start is a new run.
+  const auto next = run_fleetrun(scheduled, sandbox_env(sandbox));
+  INFO(next.err);
+  CHECK(next.exit_code == 0);
+  CHECK(runs().size() == 2);
+}
