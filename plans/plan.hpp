@@ -94,12 +94,19 @@ struct PlanOptions {
   std::optional<double> max_failure_percent;
 };
 
+// notify: a webhook told how an apply run ended (runner/notify.hpp).
+struct NotifySpec {
+  std::string webhook_url_env;                                    // the variable holding the URL
+  std::vector<std::string> on = {"finished", "failed", "paused"}; // which outcomes are sent
+};
+
 struct Plan {
   int version = 1;
   std::string name;
   std::string description;
   Target target;
   PlanOptions options;
+  std::optional<NotifySpec> notify;
   std::vector<QuerySpec> queries;
   std::vector<Step> steps;
 

@@ -432,6 +432,17 @@ private:
         plan.options.job_timeout_seconds = (*options)["job_timeout_seconds"].get<int>();
       }
     }
+    if (auto notify = root.find("notify"); notify != root.end() && notify->is_object()) {
+      NotifySpec spec;
+      spec.webhook_url_env = text_of(*notify, "webhook_url_env");
+      if (auto on = notify->find("on"); on != notify->end() && on->is_array()) {
+        spec.on.clear();
+        for (const auto& outcome : *on) {
+          if (outcome.is_string()) spec.on.push_back(outcome.get<std::string>());
+        }
+      }
+      plan.notify = std::move(spec);
+    }
     if (auto queries = root.find("queries"); queries != root.end() && queries->is_object()) {
       for (const auto& [name, spec] : queries->items()) {
         if (!spec.is_object()) continue;

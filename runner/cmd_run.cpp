@@ -6,6 +6,7 @@
 #include "runner/errors.hpp"
 #include "runner/exit_codes.hpp"
 #include "runner/guards.hpp"
+#include "runner/notify.hpp"
 #include "runner/plan_changes.hpp"
 #include "runner/preview.hpp"
 #include "runner/progress.hpp"
@@ -230,6 +231,20 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
 }
 
 // Executes the run's steps, records the outcome, says what happened.
+// notify: (runner/notify.hpp) for a run that ended with `code`: 0 finished,
+// 130 and a paused API (5 with the run resumable) paused, anything else failed.
+void notify_outcome(const plans::Plan& plan, const state::StateStore& db, const std::string& run_id, int code)
+{
+  if (!plan.notify) return;
+  const auto run = db.run(run_id);
+  if (!run) return;
+  const json facts = status_facts(db, *run);
+  const std::string outcome = code == k_exit_ok                                                            ? "finished"
+                              : code == k_exit_interrupted || run->status == state::RunStatus::interrupted ? "paused"
+                                                                                                           : "failed";
+  send_notification(plan, plans::process_environment(), outcome, facts);
+}
+
 int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, const std::string& run_id,
                        const std::string& output, const ConnectionSettings& connection)
 {
@@ -435,10 +450,14 @@ int run_apply(const ConnectionFlags& flags, const ApplyOptions& options)
       state::RunKind::apply, origin_of(options.plan, *session.connection, preview ? preview->id : std::string()));
   if (const int code =
           prepare_run(coordinator, db, plan, run, preview, options.yes, options.output, session.connection->options());
-      code != k_exit_ok)
+      code != k_exit_ok) {
+    notify_outcome(plan, db, run.id, code);
     return code;
+  }
   show_progress(coordinator, options.progress);
-  return execute_and_finish(coordinator, db, run.id, options.output, session.connection->options());
+  const int code = execute_and_finish(coordinator, db, run.id, options.output, session.connection->options());
+  notify_outcome(plan, db, run.id, code);
+  return code;
 }
 
 int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
@@ -505,11 +524,15 @@ int run_resume(const ConnectionFlags& flags, const ResumeOptions& options)
     std::optional<state::RunRecord> preview;
     if (!run->preview_run_id.empty()) preview = db.run(run->preview_run_id);
     if (const int code = prepare_run(coordinator, db, plan, *run, preview, true, options.output, connection_settings);
-        code != k_exit_ok)
+        code != k_exit_ok) {
+      notify_outcome(plan, db, run->id, code);
       return code;
+    }
   }
   show_progress(coordinator, options.progress);
-  return execute_and_finish(coordinator, db, run->id, options.output, connection_settings);
+  const int code = execute_and_finish(coordinator, db, run->id, options.output, connection_settings);
+  notify_outcome(plan, db, run->id, code);
+  return code;
 }
 
 } // namespace fleetrun::runner

@@ -1,6 +1,7 @@
 // `fleetrun apply`: for every action, the sandbox's state afterwards is what
 // the preview said; drift, confirmation and failures behave as documented.
 #include "tests/support/sandbox_process.hpp"
+#include "tests/support/scripted_server.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -446,4 +447,54 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   // Learned from one 429 in a run this short, the server's first burst makes it a little high; the next
   // 429 (here, or in the next run, which starts from it) brings it to 95 % of the limit.
   CHECK(facts["learnedRate"].get<double>() <= 75);
+}
+
+TEST_CASE("notify: the webhook hears how a run ended, and a webhook that fails changes nothing", "[apply_command]")
+{
+  SandboxProcess sandbox({"--devices", "100"});
+  ScriptedServer hook([](const RawRequest&) -> Writer {
+    return [](int fd) { return write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") && false; };
+  });
+  TempDir dir;
+  const auto plan_with = [&](const std::string& notify) {
+    write_file(dir / "plan.yaml", "version: 1\n" + notify +
+                                      "queries: {q: {query: {deviceClass: gateway}}}\n"
+                                      "steps: [{id: d, action: patch, query: q, updateFields: {description: told}}]\n");
+  };
+  plan_with("notify: {webhook_url_env: HOOK}\n");
+  auto env = sandbox_env(sandbox);
+  env.push_back("HOOK=" + hook.url() + "/services/T000/B000/secret-part");
+  const auto told = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes"}, env);
+  INFO(told.err);
+  REQUIRE(told.exit_code == 0);
+  const auto received = hook.received(); // a copy: received() returns by value
+  REQUIRE(received.size() == 1);
+  const auto& post = received[0];
+  CHECK(post.method == "POST");
+  CHECK(post.path == "/services/T000/B000/secret-part");
+  const json message = json::parse(post.body);
+  CHECK(message["outcome"] == "finished");
+  CHECK_THAT(message["text"].get<std::string>(),
+             Catch::StartsWith("fleetrun: run " + message["run"].get<std::string>() + " finished (completed)") &&
+                 Catch::Contains("1. d (patch): ") && Catch::Contains(" done"));
+  CHECK_THAT(post.body, !Catch::Contains("sandbox-token"));
+  CHECK_THAT(told.err, !Catch::Contains("secret-part"));
+
+  // Only failures asked for: a finished run sends nothing.
+  plan_with("notify: {webhook_url_env: HOOK, on: [failed, paused]}\n");
+  REQUIRE(run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes"}, env).exit_code == 0);
+  CHECK(hook.received().size() == 1);
+
+  // A webhook nobody answers: a warning naming the variable, not the URL; the exit code stays 0.
+  plan_with("notify: {webhook_url_env: HOOK}\n");
+  auto unreachable = sandbox_env(sandbox);
+  unreachable.push_back("HOOK=http://127.0.0.1:1/services/secret-part");
+  const auto failed_hook = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes"}, unreachable);
+  CHECK(failed_hook.exit_code == 0);
+  CHECK_THAT(failed_hook.err, Catch::Contains("notify: the webhook in $HOOK could not be reached"));
+  CHECK_THAT(failed_hook.err, !Catch::Contains("secret-part"));
+  // Unset: said so, nothing else changes.
+  const auto unset = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes"}, sandbox_env(sandbox));
+  CHECK(unset.exit_code == 0);
+  CHECK_THAT(unset.err, Catch::Contains("notify: $HOOK is not set"));
 }
