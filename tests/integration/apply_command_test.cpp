@@ -444,9 +444,10 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   if (throttled == 0) return;
 #endif
   CHECK(facts["learnedRate"].get<double>() >= 40);
-  // Learned from one 429 in a run this short, the server's first burst makes it a little high; the next
-  // 429 (here, or in the next run, which starts from it) brings it to 95 % of the limit.
-  CHECK(facts["learnedRate"].get<double>() <= 75);
+  // No upper bound here: on a loaded machine (CI runs two tests at once) answers are taken in clumps,
+  // the first 429's estimate comes out high (175/s against 50 was seen), and a run this short may end
+  // before the next 429 corrects it. How close the estimate comes is checked with a fake clock in
+  // tests/runner/rate_limiter_test.cpp; here: no failed batch, few 429s, a rate learned.
 }
 
 TEST_CASE("notify: the webhook hears how a run ended, and a webhook that fails changes nothing", "[apply_command]")
