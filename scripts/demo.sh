@@ -30,3 +30,7 @@ echo "== 2. apply exactly preview $preview"
 echo
 echo "== 3. the devices now (first 5 in wave-3):"
 "$fleetrun" devices --query '{"tags":{"rollout_wave":"wave-3"}}' --limit 5
+echo
+echo "== 4. the run's report (fleetrun report --format md|csv|json; the first lines):"
+"$fleetrun" report --state "$state" -o "$work/report.md"
+head -n 16 "$work/report.md"
