@@ -236,12 +236,12 @@ void add_run_commands(CLI::App& app, ConnectionFlags& c, PlanCommandOptions& pla
 
 void add_report_command(CLI::App& app, ReportOptions& report, int& selected)
 {
-  auto* report_cmd =
-      app.add_subcommand("report", "A run's report to hand on: Markdown, CSV (one row per device and step) or JSON");
+  auto* report_cmd = app.add_subcommand(
+      "report", "A run's report to hand on: Markdown, HTML, CSV (one row per device and step) or JSON");
   report_cmd->add_option("run", report.run, "run id [default: the newest run]");
   add_optional(*report_cmd, "--state", report.state, "state file [default: the only *.fleetrun.db here]");
-  report_cmd->add_option("--format", report.format, "md, csv or json")
-      ->check(CLI::IsMember({"md", "csv", "json"}))
+  report_cmd->add_option("--format", report.format, "md, html (with a timeline chart), csv or json")
+      ->check(CLI::IsMember({"md", "html", "csv", "json"}))
       ->capture_default_str();
   report_cmd->add_option("-o,--output-file", report.output_file, "write it to this file [default: standard output]");
   report_cmd->callback([&selected] { selected = 11; });

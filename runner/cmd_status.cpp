@@ -64,6 +64,8 @@ int run_report(const ReportOptions& options)
     if (options.format == "json") {
       facts["devicesNotDone"] = not_done;
       text << facts.dump(2) << "\n";
+    } else if (options.format == "html") {
+      text << render_report_html(facts, not_done);
     } else {
       text << render_report_markdown(facts, not_done);
     }

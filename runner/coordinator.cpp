@@ -642,11 +642,30 @@ void Coordinator::finish(const std::string& run_id, const RunResult& result)
                            {"batches", c.batch_requests},
                            {"jobPolls", c.job_poll_requests},
                            {"reconciliation", c.reconciliation_requests}}}};
+  // The timeline, in at most 600 buckets of whole seconds: [offset, requests, 429s, failed].
+  json timeline = json::object();
+  if (!c.timeline.empty()) {
+    const std::int64_t first = c.timeline.begin()->first;
+    const std::int64_t span = c.timeline.rbegin()->first - first + 1;
+    const std::int64_t width = (span + 599) / 600;
+    std::map<std::int64_t, TimelineBucket> merged;
+    for (const auto& [second, bucket] : c.timeline) {
+      auto& into = merged[(second - first) / width];
+      into.requests += bucket.requests;
+      into.throttled += bucket.throttled;
+      into.failed += bucket.failed;
+    }
+    json buckets = json::array();
+    for (const auto& [index, bucket] : merged)
+      buckets.push_back({index, bucket.requests, bucket.throttled, bucket.failed});
+    timeline = {{"startMs", first * 1000}, {"bucketSeconds", width}, {"buckets", std::move(buckets)}};
+  }
   auto transaction = m_store.transaction();
-  m_store.set_run_summary(
-      run_id,
-      json{{"outcome", std::string(state::to_string(status))}, {"message", result.message}, {"counters", counters}}
-          .dump());
+  m_store.set_run_summary(run_id, json{{"outcome", std::string(state::to_string(status))},
+                                       {"message", result.message},
+                                       {"counters", counters},
+                                       {"timeline", std::move(timeline)}}
+                                      .dump());
   m_store.set_run_status(run_id, status);
   m_store.add_event(run_id, std::string(state::to_string(status)),
                     result.message.empty() ? "every step finished" : result.message);

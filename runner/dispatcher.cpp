@@ -44,6 +44,7 @@ Ticket Dispatcher::send(api::RequestSpec request)
   const Ticket ticket = ++m_last_ticket;
   m_sent_at.emplace(ticket, m_clock.now());
   ++m_counters.requests;
+  ++m_counters.timeline[m_clock.wall_ms() / 1000].requests;
   m_sender.submit(ticket, std::move(request));
   return ticket;
 }
@@ -75,6 +76,8 @@ void Dispatcher::count(const api::ApiResult& result, SteadyTime now)
   }
   const api::ApiError& error = result.error();
   count_failure(m_counters, error);
+  auto& second = m_counters.timeline[m_clock.wall_ms() / 1000];
+  ++(error.status == 429 ? second.throttled : second.failed);
   if (error.status == 429) {
     const double before = m_limiter.current_rate();
     m_limiter.on_throttled(now);

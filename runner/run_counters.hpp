@@ -5,8 +5,16 @@
 #include "api/api_error.hpp"
 
 #include <cstdint>
+#include <map>
 
 namespace fleetrun::runner {
+
+// Requests, 429s and other failed answers in one second of wall time.
+struct TimelineBucket {
+  std::int64_t requests = 0;
+  std::int64_t throttled = 0;
+  std::int64_t failed = 0;
+};
 
 struct RunCounters {
   std::int64_t requests = 0;                // all of them; by purpose below
@@ -21,6 +29,7 @@ struct RunCounters {
   std::int64_t timeouts = 0;
   std::int64_t reconciled_devices = 0;
   std::int64_t jobs_followed = 0;
+  std::map<std::int64_t, TimelineBucket> timeline; // by second since the Unix epoch (the report's chart)
 };
 
 // Counts one failed answer by its kind.

@@ -27,4 +27,9 @@ nlohmann::json devices_not_done(const state::StateStore& store, const state::Run
 std::string render_report_markdown(const nlohmann::json& facts, const nlohmann::json& not_done,
                                    std::size_t listed = 200);
 
+// The HTML report: the Markdown report's content as one self-contained page
+// (inline CSS, no scripts, no external assets) with a timeline chart in inline
+// SVG: requests, 429s and failed answers per bucket of time, step starts and ends.
+std::string render_report_html(const nlohmann::json& facts, const nlohmann::json& not_done, std::size_t listed = 200);
+
 } // namespace fleetrun::runner

@@ -499,3 +499,49 @@ TEST_CASE("the bash completion completes commands and each command's options", "
   const auto zsh = run_fleetrun({"completion", "zsh"});
   CHECK_THAT(zsh.out, Catch::StartsWith("#compdef fleetrun") && Catch::Contains("complete -o filenames -F _fleetrun"));
 }
+
+TEST_CASE("report --format html: one self-contained page whose timeline adds up to the run's counters", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "3000", "--rate", "30", "--fault-5xx", "0.15", "--fault-seed", "5"});
+  TempDir dir;
+  // A plan whose file name needs escaping in HTML.
+  write_file(dir / "a&b.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: mark, action: patch, query: all, allow_whole_fleet: true, batch_size: 25,
+         updateFields: {description: charted}}]
+)");
+  const std::string state_file = (dir / "s.db").string();
+  const auto applied = run_fleetrun(
+      {"apply", (dir / "a&b.yaml").string(), "--yes", "--state", state_file, "--output", "json"}, sandbox_env(sandbox));
+  INFO(applied.err);
+  REQUIRE(applied.exit_code == 0);
+  const json status = json::parse(applied.out);
+  const json& counters = status["summary"]["counters"];
+  const json& timeline = status["summary"]["timeline"];
+  std::int64_t requests = 0;
+  std::int64_t throttled = 0;
+  std::int64_t failed = 0;
+  for (const auto& bucket : timeline["buckets"]) {
+    requests += bucket[1].get<std::int64_t>();
+    throttled += bucket[2].get<std::int64_t>();
+    failed += bucket[3].get<std::int64_t>();
+  }
+  CHECK(requests == counters["requests"].get<std::int64_t>());
+  CHECK(throttled == counters["throttled429"].get<std::int64_t>());
+  CHECK(failed == counters["serverErrors5xx"].get<std::int64_t>() + counters["networkErrors"].get<std::int64_t>() +
+                      counters["timeouts"].get<std::int64_t>());
+  REQUIRE(throttled > 0);
+  REQUIRE(failed > 0);
+
+  const std::string html_file = (dir / "report.html").string();
+  REQUIRE(run_fleetrun({"report", "--state", state_file, "--format", "html", "-o", html_file}).exit_code == 0);
+  std::ifstream in(html_file);
+  const std::string html((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THAT(html, Catch::StartsWith("<!DOCTYPE html>") && Catch::EndsWith("</html>\n"));
+  CHECK_THAT(html, !Catch::Contains("<script") && !Catch::Contains("src=") && !Catch::Contains("href="));
+  CHECK_THAT(html, Catch::Contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK_THAT(html, Catch::Contains("class=\"requests\"") && Catch::Contains("class=\"throttled\"") &&
+                       Catch::Contains("class=\"failed\""));
+  CHECK_THAT(html, Catch::Contains("step mark: 3000 devices in 120 batches"));
+  CHECK_THAT(html, Catch::Contains("a&amp;b.yaml") && !Catch::Contains("a&b.yaml"));
+}
