@@ -438,11 +438,12 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   WARN("unknown limit of 50/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
                                  << "/s");
   CHECK(throttled <= 8 + 0.02 * requests); // finding the limit costs what was in flight then; little after
-#ifdef FLEETRUN_SANITIZED_BUILD
-  // Several times slower under ASan, sandbox included, the run may never reach 50/s: nothing to learn.
-  // The release build checks the learned rate.
-  if (throttled == 0) return;
-#endif
+  // A machine too busy to reach 50/s (ASan, or CI running two tests at once) meets no limit and has
+  // nothing to learn; the learning itself is checked with a fake clock in rate_limiter_test.cpp.
+  if (throttled == 0) {
+    WARN("the run never reached the limit: nothing learned, nothing to check");
+    return;
+  }
   CHECK(facts["learnedRate"].get<double>() >= 40);
   // No upper bound here: on a loaded machine (CI runs two tests at once) answers are taken in clumps,
   // the first 429's estimate comes out high (175/s against 50 was seen), and a run this short may end

@@ -75,6 +75,17 @@ std::string progress_of(const std::string& state_file)
   return signature.dump();
 }
 
+// Waits (up to 10 s) until the run's steps are recorded in the state file: how
+// long that takes depends on the build (ASan is slower), so tests wait for it.
+void wait_for_steps(const std::string& state_file)
+{
+  for (int wait = 0; wait < 1000; ++wait) {
+    const std::string progress = progress_of(state_file);
+    if (progress != "no run yet" && progress != "[]") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 } // namespace
 
 TEST_CASE("a run killed with SIGKILL at many points and resumed each time ends like an uninterrupted run",
@@ -171,12 +182,7 @@ TEST_CASE("SIGTERM stops after the requests in flight, exits 130, and resume fin
   const std::string state_file = (dir / "b.db").string();
   FleetrunProcess process({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
                           sandbox_env(sandbox));
-  // Stopped while the steps run (how soon they start depends on the build: ASan is slower).
-  for (int wait = 0; wait < 1000; ++wait) {
-    const std::string progress = progress_of(state_file);
-    if (progress != "no run yet" && progress != "[]") break;
-    std::this_thread::sleep_for(10ms);
-  }
+  wait_for_steps(state_file); // stopped while the steps run
   std::this_thread::sleep_for(200ms);
   process.signal(SIGTERM);
   const auto stopped = process.wait();
@@ -308,11 +314,7 @@ TEST_CASE("apply --scheduled continues this plan's unfinished run, exits 75 besi
     std::vector<std::string> slow = scheduled;
     slow.insert(slow.end(), {"--concurrency", "1"});
     FleetrunProcess first(slow, sandbox_env(sandbox));
-    for (int wait = 0; wait < 1000; ++wait) {
-      const std::string progress = progress_of(state_file);
-      if (progress != "no run yet" && progress != "[]") break;
-      std::this_thread::sleep_for(10ms);
-    }
+    wait_for_steps(state_file);
     // A second scheduled start while the first is live: nothing done, exit 75.
     const auto overlapping = run_fleetrun(scheduled, sandbox_env(sandbox));
     CHECK(overlapping.exit_code == 75);
