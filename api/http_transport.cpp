@@ -1,5 +1,7 @@
 #include "api/http_transport.hpp"
 
+#include "api/answer_watchdog.hpp"
+
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -14,13 +16,9 @@
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
 #include <fstream>
-#include <map>
 #include <mutex>
 #include <stdexcept>
-#include <sys/socket.h>
-#include <thread>
 
 namespace fleetrun::api {
 
@@ -69,97 +67,6 @@ std::string without_credentials(std::string_view url)
 }
 
 namespace {
-
-// Enforces each request's total deadline: a socket whose deadline passes is
-// shut down from this thread, which makes the read blocked on it fail at
-// once. A per-read timeout alone cannot stop an answer dripped one byte at a
-// time. One thread serves every transport of the process.
-class Watchdog {
-public:
-  static Watchdog& instance()
-  {
-    // Never destroyed: its thread waits on it until the process ends.
-    static Watchdog* const watchdog = new Watchdog;
-    return *watchdog;
-  }
-
-  // Registers `fd` until `deadline`; returns a ticket for disarm().
-  std::uint64_t arm(int fd, std::chrono::steady_clock::time_point deadline)
-  {
-    std::lock_guard lock(m_mutex);
-    const std::uint64_t ticket = ++m_last;
-    m_armed.emplace(ticket, Entry{fd, deadline, false});
-    m_wake.notify_all();
-    return ticket;
-  }
-
-  // Whether the deadline passed (and the socket was shut down) before this.
-  bool disarm(std::uint64_t ticket)
-  {
-    std::lock_guard lock(m_mutex);
-    const auto it = m_armed.find(ticket);
-    if (it == m_armed.end()) return false;
-    const bool fired = it->second.fired;
-    m_armed.erase(it);
-    return fired;
-  }
-
-private:
-  struct Entry {
-    int fd;
-    std::chrono::steady_clock::time_point deadline;
-    bool fired;
-  };
-
-  Watchdog()
-  {
-    std::thread([this] { run(); }).detach(); // lives as long as the process
-  }
-
-  [[noreturn]] void run()
-  {
-    std::unique_lock lock(m_mutex);
-    for (;;) {
-      auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      const auto now = std::chrono::steady_clock::now();
-      for (auto& [ticket, entry] : m_armed) {
-        if (!entry.fired && entry.deadline <= now) {
-          ::shutdown(entry.fd, SHUT_RDWR); // the owner still holds the fd open: it unregisters first
-          entry.fired = true;
-        } else if (!entry.fired) {
-          next = std::min(next, entry.deadline);
-        }
-      }
-      m_wake.wait_until(lock, next);
-    }
-  }
-
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  std::map<std::uint64_t, Entry> m_armed;
-  std::uint64_t m_last = 0;
-};
-
-// Disarms the watchdog when the answer is in (or abandoned).
-class Armed {
-public:
-  Armed(int fd, std::chrono::steady_clock::time_point deadline) : m_ticket(Watchdog::instance().arm(fd, deadline)) {}
-  ~Armed() { disarm(); }
-  Armed(const Armed&) = delete;
-  Armed& operator=(const Armed&) = delete;
-  bool disarm()
-  {
-    if (m_done) return m_fired;
-    m_done = true;
-    m_fired = Watchdog::instance().disarm(m_ticket);
-    return m_fired;
-  }
-
-private:
-  std::uint64_t m_ticket;
-  bool m_done = false;
-  bool m_fired = false;
-};
 
 class PocoTransport final : public HttpTransport {
 public:
@@ -236,7 +143,8 @@ public:
 
     // Phase two: the request left; losing the answer leaves its effect
     // unknown. The whole answer must arrive by the request's deadline.
-    Armed watchdog(session.socket().impl()->sockfd(), started + m_options.request_timeout);
+    AnswerWatchdog watchdog(session.socket().impl()->sockfd(), started + m_options.request_timeout,
+                            m_options.low_speed);
     try {
       Poco::Net::HTTPResponse http_response;
       std::istream& in = session.receiveResponse(http_response);
@@ -254,20 +162,20 @@ public:
                           " MiB; stopped reading it");
         }
       }
-      if (watchdog.disarm()) return deadline_passed();
+      if (const auto verdict = watchdog.disarm(); verdict != WatchdogVerdict::in_time) return cut_off(verdict);
       for (const auto& [name, value] : http_response) response.headers.emplace_back(name, value);
       if (!http_response.getKeepAlive()) session.reset();
       return response;
     } catch (const Poco::TimeoutException&) {
-      if (watchdog.disarm()) return deadline_passed();
+      if (const auto verdict = watchdog.disarm(); verdict != WatchdogVerdict::in_time) return cut_off(verdict);
       return fail(ErrorKind::timeout, Delivery::maybe_sent,
                   "no data for " + std::to_string(m_options.read_timeout.count()) + " ms while waiting for the answer");
     } catch (const Poco::Exception& error) {
-      if (watchdog.disarm()) return deadline_passed();
+      if (const auto verdict = watchdog.disarm(); verdict != WatchdogVerdict::in_time) return cut_off(verdict);
       return fail(ErrorKind::transient, Delivery::maybe_sent,
                   "connection lost after the request was sent: " + error.displayText());
     } catch (const std::ios_base::failure& error) {
-      if (watchdog.disarm()) return deadline_passed();
+      if (const auto verdict = watchdog.disarm(); verdict != WatchdogVerdict::in_time) return cut_off(verdict);
       return fail(ErrorKind::transient, Delivery::maybe_sent,
                   std::string("connection lost while reading the answer: ") + error.what());
     }
@@ -289,8 +197,16 @@ private:
     return *m_session;
   }
 
-  std::unexpected<TransportFailure> deadline_passed()
+  // The watchdog shut the socket down: the deadline passed (a timeout), or
+  // the answer came too slowly (transient: another try may be faster).
+  std::unexpected<TransportFailure> cut_off(WatchdogVerdict verdict)
   {
+    if (verdict == WatchdogVerdict::too_slow) {
+      return fail(ErrorKind::transient, Delivery::maybe_sent,
+                  "the answer came at fewer than " + std::to_string(m_options.low_speed.bytes_per_second) +
+                      " bytes/s for " + std::to_string(m_options.low_speed.window.count()) +
+                      " s (--low-speed-limit, --low-speed-time); stopped reading it");
+    }
     return fail(ErrorKind::timeout, Delivery::maybe_sent,
                 "no complete answer within " + std::to_string(m_options.request_timeout.count()) +
                     " ms (the request's deadline)");

@@ -3,6 +3,7 @@
 // speaks HTTP/1.1 with keep-alive and verified TLS; tests may substitute a
 // recording fake. Poco headers stay in http_transport.cpp.
 
+#include "api/answer_watchdog.hpp"
 #include "api/api_error.hpp"
 
 #include <chrono>
@@ -42,6 +43,10 @@ inline constexpr std::chrono::seconds k_default_read_timeout{60};
 // The whole exchange (writing the request, reading every byte of the answer)
 // ends by this deadline, however slowly a server drips its answer.
 inline constexpr std::chrono::seconds k_default_request_timeout{180};
+// An answer that, once begun, comes slower than this is cut off (as curl's
+// --speed-limit 1024 --speed-time 20): a server dripping bytes ends within
+// about 20 s instead of at the deadline.
+inline constexpr LowSpeedLimit k_default_low_speed{1024, std::chrono::seconds(20)};
 // An answer larger than this is refused: a device page of 1,000 devices is
 // about 1 MB.
 inline constexpr std::size_t k_default_max_answer_bytes = 64 * 1024 * 1024;
@@ -53,6 +58,7 @@ struct TransportOptions {
   std::chrono::milliseconds connect_timeout = k_default_connect_timeout;
   std::chrono::milliseconds read_timeout = k_default_read_timeout; // between two reads
   std::chrono::milliseconds request_timeout = k_default_request_timeout;
+  LowSpeedLimit low_speed = k_default_low_speed;
   std::size_t max_answer_bytes = k_default_max_answer_bytes;
 };
 

@@ -70,6 +70,14 @@ void add_connection_options(CLI::App& command, ConnectionFlags& options)
                "deadline for a whole request, however slowly its answer arrives",
                std::to_string(k_default_request_timeout_ms))
       ->check(CLI::PositiveNumber);
+  add_optional(command, "--low-speed-limit", options.low_speed_limit,
+               "bytes per second: an answer slower than this over --low-speed-time is cut off and retried; 0: "
+               "no limit",
+               std::to_string(k_default_low_speed_limit))
+      ->check(CLI::NonNegativeNumber);
+  add_optional(command, "--low-speed-time", options.low_speed_time_s, "seconds over which --low-speed-limit is judged",
+               std::to_string(k_default_low_speed_time_s))
+      ->check(CLI::PositiveNumber);
 }
 
 void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)

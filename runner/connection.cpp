@@ -17,6 +17,7 @@ api::TransportOptions transport_options(const ConnectionSettings& options)
   transport.connect_timeout = options.connect_timeout;
   transport.read_timeout = options.read_timeout;
   transport.request_timeout = options.request_timeout;
+  transport.low_speed = {options.low_speed_limit, options.low_speed_time};
   return transport;
 }
 

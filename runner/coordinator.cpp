@@ -80,8 +80,13 @@ public:
     for (auto& batch : m_store.batches(m_run_id, m_step.index, false)) {
       const int index = batch.batch_index;
       auto& machine = m_machines.try_emplace(index, std::move(batch), *m_kind, m_policy).first->second;
-      m_failed_devices += machine.failed_devices();
+      // Counted once here, and carry_out counts only what changes from now on.
+      m_counted_failed[index] = machine.failed_devices();
+      m_failed_devices += m_counted_failed[index];
     }
+    // A resumed step whose failures are over its budget already sends nothing
+    // new, but still follows its enqueued jobs.
+    if (m_failed_devices > 0) check_failure_budget();
     for (auto& [index, machine] : m_machines) carry_out(index, machine.start(m_owner.moment()));
     loop();
     return finish_step();
@@ -184,10 +189,15 @@ private:
                           "stop requested: no new requests; waiting for " + std::to_string(m_dispatcher.in_flight()) +
                               " in flight");
       }
-      const bool sending = !m_stopping && !m_aborting && m_halt == Halt::none;
+      // An abort sends nothing new but follows the jobs already enqueued to
+      // their end: their devices are changed on the server either way, and the
+      // run's counts must say so. A stop or a halt leaves them to resume.
+      const Sending sending = m_stopping || m_halt != Halt::none ? Sending::nothing
+                              : m_aborting                        ? Sending::job_follow_ups
+                                                                  : Sending::everything;
       SteadyTime wake = now + std::chrono::seconds(1);
-      if (sending) wake = std::min(wake, dispatch_due(now));
-      if (m_dispatcher.in_flight() == 0 && (!sending || m_timers.empty())) break;
+      if (sending != Sending::nothing) wake = std::min(wake, dispatch_due(now, sending));
+      if (m_dispatcher.in_flight() == 0 && !has_due_work(sending)) break;
       if (m_stopping) {
         if (now >= drain_until) break;
         wake = std::min(wake, drain_until);
@@ -207,12 +217,31 @@ private:
     if (m_owner.m_progress) m_owner.m_progress(progress(services.clock.now(), true));
   }
 
+  enum class Sending { nothing, job_follow_ups, everything };
+
+  static bool follows_a_job(Purpose purpose) { return purpose == Purpose::poll_job || purpose == Purpose::list_jobs; }
+
+  // Whether anything scheduled may still be sent.
+  bool has_due_work(Sending sending) const
+  {
+    if (sending == Sending::nothing) return false;
+    if (sending == Sending::everything) return !m_timers.empty();
+    return std::any_of(m_timers.begin(), m_timers.end(),
+                       [](const auto& timer) { return follows_a_job(timer.second.second.purpose); });
+  }
+
   // Sends what is due while slots and the rate limit allow; returns when to look again.
-  SteadyTime dispatch_due(SteadyTime now)
+  SteadyTime dispatch_due(SteadyTime now, Sending sending)
   {
     SteadyTime wake = now + std::chrono::seconds(1);
-    while (!m_timers.empty()) {
+    while (true) {
       auto first = m_timers.begin();
+      if (sending == Sending::job_follow_ups) {
+        first = std::find_if(m_timers.begin(), m_timers.end(),
+                             [](const auto& timer) { return follows_a_job(timer.second.second.purpose); });
+      }
+      // Whatever else is scheduled stays where it is, for resume.
+      if (first == m_timers.end()) return wake;
       if (first->first > now) return first->first;
       if (!m_dispatcher.try_take(now, wake)) return wake;
       auto [batch_index, want] = std::move(first->second);
@@ -234,7 +263,6 @@ private:
       case Purpose::look_up_created: ++counters.reconciliation_requests; break;
       }
     }
-    return wake;
   }
 
   void take(Answer answer)
@@ -313,7 +341,9 @@ private:
     m_aborting = true;
     const std::string message = "step " + m_step.step_id + ": " + std::to_string(m_failed_devices) + " of " +
                                 std::to_string(m_step.device_count) + " devices failed, above the limit of " +
-                                std::to_string(static_cast<int>(limit)) + "%; no new requests (resume continues)";
+                                fmt::format("{:g}", limit) +
+                                "%; no new requests, jobs already enqueued are followed to their end (`fleetrun "
+                                "resume --max-failure-percent N` with a higher N goes on)";
     m_store.add_event(m_run_id, "aborted", message);
     spdlog::error("{}", message);
   }

@@ -84,6 +84,8 @@ ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans:
   out.connect_timeout = std::chrono::milliseconds(flags.connect_timeout_ms.value_or(k_default_connect_timeout_ms));
   out.read_timeout = std::chrono::milliseconds(flags.read_timeout_ms.value_or(k_default_read_timeout_ms));
   out.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms.value_or(k_default_request_timeout_ms));
+  out.low_speed_limit = flags.low_speed_limit.value_or(k_default_low_speed_limit);
+  out.low_speed_time = std::chrono::seconds(flags.low_speed_time_s.value_or(k_default_low_speed_time_s));
   return out;
 }
 

@@ -21,6 +21,10 @@ inline constexpr const char* k_application_env = "LOSANT_APPLICATION_ID";
 inline constexpr int k_default_connect_timeout_ms = 10'000;
 inline constexpr int k_default_read_timeout_ms = 60'000;
 inline constexpr int k_default_request_timeout_ms = 180'000;
+// An answer slower than this many bytes a second over this many seconds is
+// cut off and retried (curl's --speed-limit/--speed-time).
+inline constexpr int k_default_low_speed_limit = 1024;
+inline constexpr int k_default_low_speed_time_s = 20;
 // The ceiling of requests in flight; the dispatcher adapts below it (runner/dispatcher.hpp).
 inline constexpr int k_default_concurrency = 64;
 inline constexpr int k_max_concurrency = 64;
@@ -41,6 +45,8 @@ struct ConnectionFlags {
   std::optional<int> connect_timeout_ms;     // --connect-timeout-ms
   std::optional<int> read_timeout_ms;        // --read-timeout-ms
   std::optional<int> request_timeout_ms;     // --request-timeout-ms
+  std::optional<int> low_speed_limit;        // --low-speed-limit (bytes/s; 0: none)
+  std::optional<int> low_speed_time_s;       // --low-speed-time
 };
 
 // How apply and resume run, as given on the command line.
@@ -70,6 +76,8 @@ struct ConnectionSettings {
   std::chrono::milliseconds connect_timeout{k_default_connect_timeout_ms};
   std::chrono::milliseconds read_timeout{k_default_read_timeout_ms};
   std::chrono::milliseconds request_timeout{k_default_request_timeout_ms};
+  int low_speed_limit = k_default_low_speed_limit; // bytes/s over low_speed_time; 0: none
+  std::chrono::seconds low_speed_time{k_default_low_speed_time_s};
 
   // "the token in $LOSANT_API_TOKEN" or "the token in file /run/secrets/t".
   std::string token_source() const;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <sstream>
 
 using nlohmann::json;
 using namespace fleetrun::testing;
@@ -413,6 +414,69 @@ steps: [{id: t, action: patch, query: all, batch_size: 100, allow_whole_fleet: t
   std::int64_t described = 0;
   for (const auto& device : sandbox.admin_get("/_sandbox/devices")) described += device["description"] == "x" ? 1 : 0;
   CHECK(described == done);
+}
+
+// The independent check's case: a step of 1,437 devices aborted on its
+// failure budget while other jobs were still running. Those jobs are followed
+// to their end, and the run, `status`, the report and the job logs agree.
+TEST_CASE("an abort follows running jobs to their end; run, status, report and job logs agree", "[apply_command]")
+{
+  SandboxProcess sandbox({"--devices", "1437", "--seed", "8", "--job-threshold", "10", "--job-error-rate", "1",
+                          "--job-duration-ms", "600"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {name: {$ne: nobody}}}}
+steps: [{id: t, action: patch, query: all, batch_size: 500, allow_whole_fleet: true, updateFields: {description: x}}]
+)");
+  const auto state = (dir / "s.db").string();
+  const auto result = run_fleetrun(
+      {"apply", (dir / "plan.yaml").string(), "--yes", "--max-failure-percent", "5", "--state", state, "--output", "json"},
+      sandbox_env(sandbox));
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("jobs already enqueued are followed to their end"));
+  const json step = json::parse(result.out)["steps"][0];
+  CHECK(step["batches"] == json{{"failed", 3}}); // every job errored half-way; none left enqueued
+
+  std::int64_t jobs_updated = 0;
+  for (const auto& job : sandbox.admin_get("/_sandbox/jobs")) {
+    CHECK(job["status"] == "errored");
+    jobs_updated += job["output"].value("updated", 0) + job["output"].value("skipped", 0);
+  }
+  std::int64_t described = 0;
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices")) described += device["description"] == "x" ? 1 : 0;
+  const auto done = step["devicesByState"].value("done", 0);
+  const auto failed = step["devicesByState"].value("failed", 0);
+  CHECK(done == described);
+  CHECK(done == jobs_updated);
+  CHECK(done + failed == 1437);
+  CHECK(step["result"]["failedDevices"] == failed);
+  CHECK_THAT(result.err, Catch::Contains("of 1437 devices failed, above the limit of 5%"));
+
+  const auto status = run_fleetrun({"status", "--state", state, "--output", "json"}, sandbox_env(sandbox));
+  REQUIRE(status.exit_code == 0);
+  const json status_step = json::parse(status.out)["steps"][0];
+  CHECK(status_step["devicesByState"] == step["devicesByState"]);
+  const auto csv = run_fleetrun({"report", "--state", state, "--format", "csv"}, sandbox_env(sandbox));
+  REQUIRE(csv.exit_code == 0);
+  // A job log counts its failures without naming the devices: each device of
+  // a batch whose job errored half-way is "part_failed", none is left enqueued.
+  std::int64_t part_failed_rows = 0;
+  std::int64_t rows = -1; // the header
+  std::istringstream lines(csv.out);
+  for (std::string line; std::getline(lines, line);) {
+    ++rows;
+    if (line.find(",part_failed,") != std::string::npos) ++part_failed_rows;
+    CHECK(line.find(",enqueued,") == std::string::npos);
+  }
+  CHECK(rows == 1437);
+  CHECK(part_failed_rows == 1437);
+
+  // Resume sends nothing new: the budget still holds, and nothing is counted twice.
+  const auto resumed = run_fleetrun({"resume", "--state", state, "--output", "json"}, sandbox_env(sandbox));
+  CHECK(resumed.exit_code == 1);
+  CHECK(json::parse(resumed.out)["steps"][0]["devicesByState"] == step["devicesByState"]);
+  CHECK(sandbox.admin_get("/_sandbox/jobs").size() == 3);
 }
 
 TEST_CASE("with default flags a run against an unknown rate limit learns it and completes", "[apply_command]")

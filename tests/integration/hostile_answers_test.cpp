@@ -136,6 +136,44 @@ TEST_CASE("an answer dripped a byte at a time ends at the request's deadline", "
   CHECK(took < 10s);
 }
 
+// A byte every 1.5 s keeps the read timeout (3 s here) from ever firing;
+// the low-speed limit ends it, counted as a transient failure and retried.
+Writer trickle(std::chrono::milliseconds every)
+{
+  return [every](int fd) {
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, ' ');
+    for (const char c : answer) {
+      if (!write_all(fd, std::string(1, c))) return false;
+      std::this_thread::sleep_for(every);
+    }
+    return false;
+  };
+}
+
+TEST_CASE("a trickling answer is cut off by the low-speed limit and retried as transient", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer { return trickle(1500ms); });
+  TempDir dir;
+  const auto [result, took] = plan_against(
+      server, dir, {"--read-timeout-ms", "3000", "--low-speed-limit", "100", "--low-speed-time", "3", "--max-attempts", "2"});
+  INFO(result.err);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("fewer than 100 bytes/s for 3 s"));
+  CHECK(server.requests() == 2); // transient: tried again
+  CHECK(took < 15s);
+}
+
+TEST_CASE("by default a trickling answer ends within about 30 s, not at the 180 s deadline", "[hostile_answers]")
+{
+  ScriptedServer server([](const RawRequest&) -> Writer { return trickle(1500ms); });
+  TempDir dir;
+  const auto [result, took] = plan_against(server, dir, {"--read-timeout-ms", "3000", "--max-attempts", "1"});
+  INFO(result.err);
+  CHECK(result.exit_code == 5);
+  CHECK_THAT(result.err, Catch::Contains("bytes/s for 20 s"));
+  CHECK(took < 30s);
+}
+
 TEST_CASE("HTML, redirects and unreadable totals are refused naming the request (exit 5)", "[hostile_answers]")
 {
   const std::vector<std::pair<Writer, std::string>> cases = {

@@ -251,6 +251,60 @@ TEST_CASE("a 202 job is followed to its end, an errored job fails its batch and 
   for (const auto& [job, count] : polls) CHECK(count == 3);
 }
 
+// Batch 1's job errors with 30 of its 50 devices failed (30 % of the step,
+// over a budget of 10 %) while batch 2's job is still running: the abort sends
+// nothing new but follows batch 2's job to its end.
+TEST_CASE("an abort on the failure budget follows enqueued jobs to their end and counts each failure once",
+          "[coordinator]")
+{
+  std::map<std::string, int> polls;
+  std::string errored_job;
+  FakeRun f(k_patch_plan, 100,
+            [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH") {
+                real(request);
+                const std::string job = json::parse(*request.body)["deviceIds"][0];
+                if (errored_job.empty()) errored_job = job;
+                return ok(202, json{{"jobQueued", true}, {"jobId", job}, {"success", true}}.dump());
+              }
+              if (request.path.starts_with("/jobLogs/")) {
+                const std::string job = request.path.substr(9);
+                const int poll = ++polls[job];
+                if (job == errored_job)
+                  return ok(200, json{{"status", "errored"}, {"output", {{"updated", 20}, {"failed", 30}}}}.dump());
+                if (poll < 4) return ok(200, R"({"status":"inProgress","progress":{"completed":10,"total":50}})");
+                return ok(200, json{{"status", "completed"}, {"output", {{"updated", 50}, {"failed", 0}}}}.dump());
+              }
+              return std::nullopt;
+            });
+  f.settings.max_failure_percent = 10;
+  const RunResult result = f.apply();
+  CHECK(result.outcome == RunOutcome::failed);
+  CHECK_THAT(result.message, Catch::Contains("too many failures"));
+  CHECK(f.sender.count("PATCH", "/devices") == 2);
+  // The running job was followed to its end, not left enqueued.
+  CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, 1}, {BatchStatus::failed, 1}});
+  CHECK(polls.size() == 2);
+  const auto events = f.store->events(f.run_id);
+  const auto aborted = std::find_if(events.begin(), events.end(), [](const auto& e) { return e.kind == "aborted"; });
+  REQUIRE(aborted != events.end());
+  CHECK_THAT(aborted->message, Catch::Contains("30 of 100 devices failed"));
+  const json step = json::parse(f.store->steps(f.run_id).at(0).result_json);
+  CHECK(step["failedDevices"] == 30);
+  CHECK(step["totals"]["updated"] == 70);
+
+  // Resume counts the same 30 failures once, not twice, and sends nothing.
+  const auto sent = f.sender.count("PATCH", "/devices");
+  const RunResult again = f.resume();
+  CHECK(again.outcome == RunOutcome::failed);
+  CHECK(f.sender.count("PATCH", "/devices") == sent);
+  const json resumed = json::parse(f.store->steps(f.run_id).at(0).result_json);
+  CHECK(resumed["failedDevices"] == 30);
+  for (const auto& event : f.store->events(f.run_id)) {
+    if (event.kind == "aborted") CHECK_THAT(event.message, Catch::Contains("30 of 100 devices failed"));
+  }
+}
+
 TEST_CASE("with --keep-going a step with failures does not stop the next one", "[coordinator]")
 {
   const std::string plan = std::string(k_patch_plan) +
