@@ -54,6 +54,10 @@ struct QuerySpec {
 enum class CommandDelivery { effectively_once, at_most_once, at_least_once };
 std::string_view delivery_name(CommandDelivery delivery);
 
+// A patch on devices whose result the API's docs do not settle (a tag key held
+// more than once): go ahead as previewed, or refuse the run (exit 3).
+enum class OnUncertain { proceed, abort };
+
 struct Step {
   std::string id;
   ActionKind action = ActionKind::patch;
@@ -65,6 +69,7 @@ struct Step {
   CommandDelivery delivery = CommandDelivery::effectively_once; // send_command only
   std::optional<double> max_failure_percent;                    // overrides the plan's options
   std::optional<int> job_timeout_seconds;                       // overrides the plan's options
+  std::optional<OnUncertain> on_uncertain;                      // patch only; overrides the plan's options
   std::string description;
   Location location;
 
@@ -87,6 +92,7 @@ struct Target {
 
 struct PlanOptions {
   OnDrift on_drift = OnDrift::abort;
+  OnUncertain on_uncertain = OnUncertain::proceed;
   int job_timeout_seconds = 600;
   std::optional<int> concurrency; // CLI flags override these four
   std::optional<double> rate;

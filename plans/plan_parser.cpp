@@ -420,6 +420,8 @@ private:
     if (auto options = root.find("options"); options != root.end() && options->is_object()) {
       plan.options.on_drift =
           text_of(*options, "on_drift", "abort") == "use_snapshot" ? OnDrift::use_snapshot : OnDrift::abort;
+      plan.options.on_uncertain =
+          text_of(*options, "on_uncertain", "proceed") == "abort" ? OnUncertain::abort : OnUncertain::proceed;
       const auto number = [&](const char* key) -> std::optional<double> {
         const auto it = options->find(key);
         return it != options->end() && it->is_number() ? std::optional(it->get<double>()) : std::nullopt;
@@ -478,7 +480,7 @@ private:
     }
     static const std::vector<std::string> k_plan_keys = {
         "id",         "action",   "query",       "batch_size",          "allow_whole_fleet",
-        "on_unknown", "delivery", "description", "max_failure_percent", "job_timeout_seconds"};
+        "on_unknown", "delivery", "description", "max_failure_percent", "job_timeout_seconds", "on_uncertain"};
     if (auto steps = root.find("steps"); steps != root.end() && steps->is_array()) {
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const json& spec = (*steps)[i];
@@ -501,6 +503,9 @@ private:
         step.description = text_of(spec, "description");
         if (spec.contains("job_timeout_seconds") && spec["job_timeout_seconds"].is_number_integer()) {
           step.job_timeout_seconds = spec["job_timeout_seconds"].get<int>();
+        }
+        if (spec.contains("on_uncertain") && spec["on_uncertain"].is_string()) {
+          step.on_uncertain = spec["on_uncertain"] == "abort" ? OnUncertain::abort : OnUncertain::proceed;
         }
         if (spec.contains("max_failure_percent") && spec["max_failure_percent"].is_number()) {
           step.max_failure_percent = spec["max_failure_percent"].get<double>();

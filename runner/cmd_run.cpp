@@ -218,6 +218,11 @@ int prepare_run(Coordinator& coordinator, const state::StateStore& db, const pla
   }
   json facts = preview_facts(db, plan, snapshot_run);
   if (fleet.size) facts["fleetDevices"] = *fleet.size;
+  if (const auto uncertain = check_uncertain(plan, facts); !uncertain.empty()) {
+    std::string message;
+    for (const auto& v : uncertain) message += (message.empty() ? "" : "; ") + v.message;
+    return refuse(coordinator, run.id, "guard: " + message, k_exit_guard);
+  }
   if (output != "json") std::cout << "apply " << run.id << "\n" << render_preview(facts);
   if (changes_any_device(plan, facts) && !yes) {
     if (isatty(STDIN_FILENO) == 0) {
@@ -389,6 +394,7 @@ int run_plan(const ConnectionFlags& flags, const PlanCommandOptions& options)
   if (!violations) return stopped_before_change(coordinator, run.id, "checking guards", violations.error(), connection);
   json facts = preview_facts(db, plan, run.id);
   if (fleet.size) facts["fleetDevices"] = *fleet.size;
+  for (auto& v : check_uncertain(plan, facts)) violations->push_back(std::move(v));
   json guard_list = json::array();
   for (const auto& v : *violations) guard_list.push_back({{"where", v.where}, {"message", v.message}});
   facts["run"] = run.id;

@@ -56,6 +56,24 @@ check_guards(const state::StateStore& store, const plans::Plan& plan, const std:
   return violations;
 }
 
+std::vector<GuardViolation> check_uncertain(const plans::Plan& plan, const nlohmann::json& facts)
+{
+  std::vector<GuardViolation> violations;
+  const auto& steps = facts.at("steps");
+  for (std::size_t i = 0; i < plan.steps.size() && i < steps.size(); ++i) {
+    const auto& step = plan.steps[i];
+    if (step.on_uncertain.value_or(plan.options.on_uncertain) != plans::OnUncertain::abort) continue;
+    const std::int64_t uncertain = steps[i].contains("patch") ? steps[i]["patch"].value("uncertain", std::int64_t{0}) : 0;
+    if (uncertain == 0) continue;
+    violations.push_back({"steps[" + std::to_string(i) + "] (" + step.id + ")",
+                          "step " + step.id + " would set or remove a tag key that " + std::to_string(uncertain) +
+                              " devices hold more than once, and Losant does not document which tags change (e.g. " +
+                              steps[i].value("uncertainExample", std::string()) +
+                              "); on_uncertain: abort refuses the run"});
+  }
+  return violations;
+}
+
 std::string describe_drift(const state::StateStore& store, const std::string& preview_run,
                            const std::string& current_run)
 {

@@ -7,6 +7,8 @@
 #include "plans/plan.hpp"
 #include "state/state_store.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <expected>
 #include <functional>
 #include <string>
@@ -26,6 +28,11 @@ struct GuardViolation {
 std::expected<std::vector<GuardViolation>, api::ApiError>
 check_guards(const state::StateStore& store, const plans::Plan& plan, const std::string& snapshot_run,
              const std::function<api::ApiResult()>& count_fleet);
+
+// on_uncertain: abort, per patch step (the step's own setting, else the
+// plan's options): a violation for each step the preview `facts` count
+// uncertain devices for.
+std::vector<GuardViolation> check_uncertain(const plans::Plan& plan, const nlohmann::json& facts);
 
 // Devices added to or gone from each query's list between `preview_run` and
 // `current_run`, with up to five ids each; empty when nothing drifted.

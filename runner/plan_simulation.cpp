@@ -1,6 +1,7 @@
 #include "runner/plan_simulation.hpp"
 
 #include "api/device_page.hpp"
+#include "api/json_read.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -9,6 +10,16 @@
 namespace fleetrun::runner {
 
 using nlohmann::json;
+
+void StepPrediction::count(const jobs::FieldChange& change)
+{
+  const std::string before = change.before.dump();
+  const std::string after = change.after.dump();
+  const auto key = std::make_tuple(change.field, static_cast<int>(change.op), before, after);
+  const auto [found, added] = m_index.try_emplace(key, changes.size());
+  if (added) changes.push_back({change.field, change.op, before, after, 0});
+  ++changes[found->second].devices;
+}
 
 std::vector<std::string> deleted_before(const plans::Plan& plan, std::size_t index)
 {
@@ -92,11 +103,17 @@ std::vector<StepPrediction> simulate_plan(const state::StateStore& store, const 
         switch (simulated.result) {
         case jobs::PatchResult::updated: ++prediction.updated; break;
         case jobs::PatchResult::skipped: ++prediction.skipped; break;
-        case jobs::PatchResult::failed: ++prediction.failed; break;
+        case jobs::PatchResult::failed:
+          if (prediction.failed++ == 0)
+            prediction.failed_example = api::string_member(document, "name", id) + ": " + simulated.failure;
+          break;
         }
-        for (const auto& change : jobs::document_changes(document, simulated.after)) {
-          ++prediction.changes[change.field][{change.before.dump(), change.after.dump()}];
+        if (!simulated.uncertain.empty()) {
+          if (prediction.uncertain++ == 0)
+            prediction.uncertain_example = api::string_member(document, "name", id) + ": " + simulated.uncertain;
         }
+        for (const auto& change : jobs::document_changes(document, simulated.after, simulated.trace))
+          prediction.count(change);
         if (visit) visit({i, id, document, simulated.after, simulated});
         document = simulated.after;
       }

@@ -18,11 +18,21 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace fleetrun::runner {
+
+// One change entry (jobs::FieldChange) and how many devices it is predicted for.
+struct ChangeTally {
+  std::string field;
+  jobs::ChangeOp op = jobs::ChangeOp::set;
+  std::string before; // JSON text
+  std::string after;  // JSON text
+  std::int64_t devices = 0;
+};
 
 // What a step is predicted to do.
 struct StepPrediction {
@@ -31,8 +41,17 @@ struct StepPrediction {
   std::int64_t updated = 0;        // patch: devices that change
   std::int64_t skipped = 0;        // patch: devices already as the patch leaves them
   std::int64_t failed = 0;         // patch: devices the API will refuse (e.g. adding an attribute they have)
-  // patch: field -> (before, after) as JSON text -> devices
-  std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> changes;
+  std::int64_t uncertain = 0;      // patch: devices whose result rests on a reading the docs do not settle
+  std::string uncertain_example;   // why, for one of them
+  std::string failed_example;      // why one device would fail
+  // patch: the change entries in the order they were first seen (a device's
+  // own entries are in the order they apply).
+  std::vector<ChangeTally> changes;
+
+  void count(const jobs::FieldChange& change);
+
+private:
+  std::map<std::tuple<std::string, int, std::string, std::string>, std::size_t> m_index;
 };
 
 // One device through one patch step: its document before and after.

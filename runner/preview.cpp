@@ -7,6 +7,7 @@
 #include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -21,6 +22,31 @@ namespace {
 std::int64_t requests_for(std::int64_t devices, int batch)
 {
   return devices == 0 ? 0 : (devices + batch - 1) / batch;
+}
+
+// A step's tallies for people: top-level fields, then tags, then attributes
+// (the order a device's changes apply in), each field's values together, in
+// the order first seen.
+std::vector<ChangeTally> grouped(const std::vector<ChangeTally>& tallies)
+{
+  const auto category = [](const std::string& field) {
+    if (field == "tags" || field.starts_with("tags.")) return 1;
+    if (field == "attributes" || field.starts_with("attributes.")) return 2;
+    return 0;
+  };
+  std::map<std::string, std::size_t> first_seen;
+  for (std::size_t i = 0; i < tallies.size(); ++i) first_seen.try_emplace(tallies[i].field, i);
+  std::vector<std::size_t> order(tallies.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto key = [&](std::size_t i) {
+      return std::make_pair(category(tallies[i].field), first_seen.at(tallies[i].field));
+    };
+    return key(a) < key(b);
+  });
+  std::vector<ChangeTally> out;
+  for (const auto i : order) out.push_back(tallies[i]);
+  return out;
 }
 
 json time_text(const json& value, const char* fallback)
@@ -70,13 +96,16 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
           [&](const DevicePrediction& device) {
             if (device.step != i) return;
             json changes = json::array();
-            for (const auto& c : jobs::document_changes(device.before, device.after))
-              changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
+            for (const auto& c : jobs::document_changes(device.before, device.after, device.simulated.trace)) {
+              changes.push_back(
+                  {{"field", c.field}, {"op", jobs::to_string(c.op)}, {"before", c.before}, {"after", c.after}});
+            }
             json entry = {{"id", device.id},
                           {"name", api::string_member(device.before, "name")},
                           {"result", jobs::to_string(device.simulated.result)},
                           {"changes", std::move(changes)}};
             if (!device.simulated.failure.empty()) entry["failure"] = device.simulated.failure;
+            if (!device.simulated.uncertain.empty()) entry["uncertain"] = device.simulated.uncertain;
             out << (first ? "" : ",") << entry.dump();
             first = false;
           },
@@ -137,20 +166,22 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
       if (prediction.deleted_before > 0) entry["deletedByEarlierSteps"] = prediction.deleted_before;
       if (store.query(snapshot_run, step.query).value_or(state::QueryRecord{}).total == 0) entry["noDevices"] = true;
       if (step.action == plans::ActionKind::patch) {
-        // patch: field -> (before, after) -> devices, as the simulation of the plan predicts.
+        // patch: each change entry and its devices, in the order they apply, as the simulation predicts.
         json fields = json::array();
-        for (const auto& [field, by_value] : prediction.changes) {
-          json values = json::array();
-          for (const auto& [before_after, count] : by_value) {
-            values.push_back({{"before", json::parse(before_after.first)},
-                              {"after", json::parse(before_after.second)},
-                              {"devices", count}});
-          }
-          fields.push_back({{"field", field}, {"changes", std::move(values)}});
+        for (const auto& tally : grouped(prediction.changes)) {
+          fields.push_back({{"field", tally.field},
+                            {"op", jobs::to_string(tally.op)},
+                            {"before", json::parse(tally.before)},
+                            {"after", json::parse(tally.after)},
+                            {"devices", tally.devices}});
         }
         entry["fieldChanges"] = std::move(fields);
-        entry["patch"] = {
-            {"updated", prediction.updated}, {"skipped", prediction.skipped}, {"failed", prediction.failed}};
+        entry["patch"] = {{"updated", prediction.updated},
+                          {"skipped", prediction.skipped},
+                          {"failed", prediction.failed},
+                          {"uncertain", prediction.uncertain}};
+        if (prediction.uncertain > 0) entry["uncertainExample"] = prediction.uncertain_example;
+        if (prediction.failed > 0) entry["failedExample"] = prediction.failed_example;
       }
       entry["devices"] = devices;
       entry["sample"] = std::move(sample);
@@ -192,6 +223,25 @@ json preview_facts(const state::StateStore& store, const plans::Plan& plan, cons
 }
 
 namespace {
+
+// One entry of a step's change list, as people read it.
+std::string change_line(const json& change)
+{
+  const auto show = [](const json& v) { return v.is_null() ? std::string("(none)") : v.dump(); };
+  const std::string field = change["field"].get<std::string>();
+  const std::string op = change["op"].get<std::string>();
+  std::string line;
+  if (op == "rename") {
+    line = field + ": renamed to " + change["after"].get<std::string>() + ", in place";
+  } else if (op == "replace") {
+    line = field + ": the whole list " + show(change["before"]) + " -> " + show(change["after"]);
+  } else {
+    line = field + ": " + show(change["before"]) + " -> " + show(change["after"]);
+    if (op == "add" && (field.starts_with("tags.") || std::count(field.begin(), field.end(), '.') == 1))
+      line += ", added at the end";
+  }
+  return line + "  (" + with_commas(change["devices"].get<std::int64_t>()) + " devices)";
+}
 
 bool destructive(const std::string& action)
 {
@@ -291,8 +341,8 @@ std::string render_preview(const json& facts)
     }
     if (s.contains("patch") && s["patch"]["failed"].get<std::int64_t>() > 0) {
       out << "       " << with_commas(s["patch"]["failed"].get<std::int64_t>())
-          << " devices would fail (an attribute added or renamed onto one they have): the API changes nothing on "
-             "them\n";
+          << " devices would fail (e.g. " << s.value("failedExample", std::string()) << "): the API changes nothing on "
+          << "them\n";
       if (&s != &facts["steps"].back())
         out << "       after a step with failures the later steps start only with --keep-going\n";
     }
@@ -310,14 +360,14 @@ std::string render_preview(const json& facts)
       out << "\n";
     }
     if (s.contains("fieldChanges")) {
-      for (const auto& field : s["fieldChanges"]) {
-        for (const auto& change : field["changes"]) {
-          const auto show = [](const json& v) { return v.is_null() ? std::string("(none)") : v.dump(); };
-          out << "       " << field["field"].get<std::string>() << ": " << show(change["before"]) << " -> "
-              << show(change["after"]) << "  (" << with_commas(change["devices"].get<std::int64_t>()) << " devices)\n";
-        }
-      }
+      for (const auto& change : s["fieldChanges"]) out << "       " << change_line(change) << "\n";
       if (s["fieldChanges"].empty() && devices > 0) out << "       no field would change\n";
+    }
+    if (s.contains("patch") && s["patch"].value("uncertain", std::int64_t{0}) > 0) {
+      out << "       " << with_commas(s["patch"]["uncertain"].get<std::int64_t>())
+          << " devices uncertain: they hold a tag key more than once that this step sets or removes, and Losant "
+             "does not document which tags change (previewed: the first one is set, all are removed; e.g. "
+          << s["uncertainExample"].get<std::string>() << "); `on_uncertain: abort` refuses such a run\n";
     }
     if (s.contains("removeData")) {
       const auto& r = s["removeData"];

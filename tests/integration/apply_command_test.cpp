@@ -419,7 +419,7 @@ steps: [{id: t, action: patch, query: all, batch_size: 100, allow_whole_fleet: t
 // The independent check's case: a step of 1,437 devices aborted on its
 // failure budget while other jobs were still running. Those jobs are followed
 // to their end, and the run, `status`, the report and the job logs agree.
-TEST_CASE("an abort follows running jobs to their end; run, status, report and job logs agree", "[apply_command]")
+TEST_CASE("an abort follows running jobs to their end, and run, status, report and job logs agree", "[apply_command]")
 {
   SandboxProcess sandbox({"--devices", "1437", "--seed", "8", "--job-threshold", "10", "--job-error-rate", "1",
                           "--job-duration-ms", "600"});

@@ -119,10 +119,8 @@ TEST_CASE("the JSON preview lists every device each step would touch, and patch 
       ++from_devices[change["field"]][json{change["before"], change["after"]}.dump()];
   }
   std::map<std::string, std::map<std::string, std::int64_t>> from_counts;
-  for (const auto& field : tag["fieldChanges"]) {
-    for (const auto& change : field["changes"])
-      from_counts[field["field"]][json{change["before"], change["after"]}.dump()] = change["devices"];
-  }
+  for (const auto& change : tag["fieldChanges"])
+    from_counts[change["field"]][json{change["before"], change["after"]}.dump()] = change["devices"];
   CHECK(from_counts == from_devices);
   CHECK(from_counts.size() == 2); // tags.fw and description
   CHECK(preview["steps"][1]["command"]["recipients"] == north_gateways.size());
@@ -198,4 +196,42 @@ steps:
   const json stats = sandbox.admin_get("/_sandbox/stats");
   CHECK(stats["requests"]["GET /applications/{applicationId}/devices 200"].get<int>() >= 5);
   CHECK_FALSE(stats["totals"].contains("rateLimited"));
+}
+
+TEST_CASE("devices holding a tag key twice are marked uncertain, and on_uncertain: abort refuses plan and apply",
+          "[plan_command]")
+{
+  TempDir dir;
+  const json fleet = json::array({
+      {{"id", "5f0000000000000000000001"}, {"name", "twice"},
+       {"tags", {{{"key", "zone"}, {"value", "z1"}}, {{"key", "zone"}, {"value", "z2"}}}}},
+      {{"id", "5f0000000000000000000002"}, {"name", "once"}, {"tags", {{{"key", "zone"}, {"value", "z1"}}}}},
+      {{"id", "5f0000000000000000000003"}, {"name", "none"}},
+  });
+  write_file(dir / "fleet.json", fleet.dump());
+  SandboxProcess sandbox({"--load", (dir / "fleet.json").string()});
+  const std::string steps = R"(queries: {all: {query: {name: {$ne: nobody}}}}
+steps:
+  - {id: zone, action: patch, query: all, allow_whole_fleet: true,
+     updateOperations: [{operation: set, target: tag, value: {key: zone, value: z9}}]}
+)";
+  write_file(dir / "plan.yaml", "version: 1\n" + steps);
+  const auto text = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  INFO(text.err);
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("1 devices uncertain"));
+  CHECK_THAT(text.out, Catch::Contains("twice: set tag zone on a device holding that key 2 times"));
+  const auto json_preview = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--output", "json"}, sandbox_env(sandbox));
+  const json step = json::parse(json_preview.out)["steps"][0];
+  CHECK(step["patch"]["uncertain"] == 1);
+  for (const auto& device : step["deviceChanges"]) CHECK(device.contains("uncertain") == (device["name"] == "twice"));
+
+  write_file(dir / "plan.yaml", "version: 1\noptions: {on_uncertain: abort}\n" + steps);
+  const auto refused = run_fleetrun({"plan", (dir / "plan.yaml").string()}, sandbox_env(sandbox));
+  CHECK(refused.exit_code == 3);
+  CHECK_THAT(refused.out, Catch::Contains("on_uncertain: abort refuses the run"));
+  const auto applied = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes"}, sandbox_env(sandbox));
+  CHECK(applied.exit_code == 3);
+  for (const auto& device : sandbox.admin_get("/_sandbox/devices"))
+    for (const auto& tag : device["tags"]) CHECK(tag["value"] != "z9");
 }

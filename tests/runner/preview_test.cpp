@@ -67,12 +67,11 @@ TEST_CASE("a patch preview counts each field's before -> after", "[preview]")
   const std::string run = f.preview();
   const json counted = preview_facts(*f.store, f.plan, run);
   std::int64_t described = 0;
-  for (const auto& field : counted["steps"][0]["fieldChanges"]) {
-    if (field["field"] != "description") continue;
-    for (const auto& change : field["changes"]) {
-      CHECK(change["after"] == "a gateway");
-      described += change["devices"].get<std::int64_t>();
-    }
+  for (const auto& change : counted["steps"][0]["fieldChanges"]) {
+    if (change["field"] != "description") continue;
+    CHECK(change["after"] == "a gateway");
+    CHECK(change["op"] == "set");
+    described += change["devices"].get<std::int64_t>();
   }
   CHECK(described == count_where(f.fleet(), "gateway"));
 }
