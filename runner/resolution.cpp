@@ -127,7 +127,8 @@ std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, cons
     jobs::QueryResolver resolver(spec);
     ReadLoop loop(context);
     const auto queue_requests = [&] {
-      for (auto& request : resolver.take_requests()) loop.add(request.id, api::endpoints::list_devices(request.params));
+      for (auto& request : resolver.take_requests(context.dispatcher.in_flight_limit()))
+        loop.add(request.id, api::endpoints::list_devices(request.params));
     };
     queue_requests();
     const auto ran = loop.run([&](int id, const api::ApiResult& result) -> std::expected<void, api::ApiError> {

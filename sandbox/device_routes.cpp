@@ -39,7 +39,7 @@ Response Sandbox::Impl::get_devices(const Request& request)
   const bool exclude_connection = text_param("excludeConnectionInfo", "false") == "true";
 
   std::string cache_key;
-  std::optional<std::string> after_id; // an id cursor: only devices after this id
+  std::optional<IdRange> id_bounds; // an id range over a query: only devices in it
   std::optional<DeviceQuery> query;
   json echoed_query;
   if (auto q = params.find("query"); q != params.end() && q->is_string() && !q->get<std::string>().empty()) {
@@ -51,17 +51,17 @@ Response Sandbox::Impl::get_devices(const Request& request)
     if (!compiled) return validation_error("query." + compiled.error());
     query = std::move(*compiled);
     cache_key = "q:" + echoed_query.dump();
-    // An id cursor over a query ({"$and": [q, {"id": {"$gt": id}}]} sorted
-    // by id) selects the suffix of q's selection after that id: select q
-    // once and cache it, then binary-search each page's start. The answer
-    // is the one matching the whole query would give.
-    if (sort_field == "id" && sort_direction == "asc") {
-      if (auto cursor = id_cursor(echoed_query)) {
+    // An id range over a query ({"$and": [q, {"id": {"$gt": id}}, {"id":
+    // {"$lt": id}}]} sorted by id) selects a slice of q's selection: select q
+    // once and cache it, then binary-search the slice's ends, as an index on
+    // id would. The answer is the one matching the whole query would give.
+    if (sort_field == "id") {
+      if (auto range = id_range(echoed_query)) {
         auto base = DeviceQuery::compile(echoed_query["$and"][0]);
         if (base) {
           query = std::move(*base);
           cache_key = "q:" + echoed_query["$and"][0].dump();
-          after_id = std::move(*cursor);
+          id_bounds = std::move(*range);
         }
       }
     }
@@ -103,16 +103,46 @@ Response Sandbox::Impl::get_devices(const Request& request)
   const auto indices = selection(cache_key, *query, query_deleted ? DeletedScope::deleted : DeletedScope::live,
                                  sort_field, sort_direction == "desc");
   const auto& devices = store.devices();
-  std::size_t first = 0; // where the query's selection starts in `indices`
-  if (after_id) {
-    first = static_cast<std::size_t>(
-        std::upper_bound(indices->begin(), indices->end(), *after_id,
-                         [&](const std::string& id, std::uint32_t index) { return id < devices[index].id; }) -
-        indices->begin());
+  // The slice [first, last) of `indices` the query selects; sorted by id
+  // descending, `indices` runs from the highest id down.
+  std::size_t first = 0;
+  std::size_t last = indices->size();
+  if (id_bounds) {
+    const bool descending = sort_direction == "desc";
+    // How many of `indices` come before the first id that is past `bound`
+    // (in the selection's order): ids below it (ascending) or above it (descending).
+    const auto position = [&](const std::string& bound, bool bound_included_before) {
+      if (!descending) {
+        return static_cast<std::size_t>(
+            (bound_included_before
+                 ? std::upper_bound(indices->begin(), indices->end(), bound,
+                                    [&](const std::string& id, std::uint32_t index) { return id < devices[index].id; })
+                 : std::lower_bound(indices->begin(), indices->end(), bound,
+                                    [&](std::uint32_t index, const std::string& id) { return devices[index].id < id; })) -
+            indices->begin());
+      }
+      return static_cast<std::size_t>(
+          (bound_included_before
+               ? std::upper_bound(indices->begin(), indices->end(), bound,
+                                  [&](const std::string& id, std::uint32_t index) { return id > devices[index].id; })
+               : std::lower_bound(indices->begin(), indices->end(), bound,
+                                  [&](std::uint32_t index, const std::string& id) { return devices[index].id > id; })) -
+          indices->begin());
+    };
+    const auto& low = id_bounds->low;
+    const auto& high = id_bounds->high;
+    if (!descending) {
+      if (low) first = position(*low, !id_bounds->low_inclusive);
+      if (high) last = position(*high, id_bounds->high_inclusive);
+    } else {
+      if (high) first = position(*high, !id_bounds->high_inclusive);
+      if (low) last = position(*low, id_bounds->low_inclusive);
+    }
+    last = std::max(first, last);
   }
-  const std::size_t total = indices->size() - first;
+  const std::size_t total = last - first;
   const std::size_t begin = first + static_cast<std::size_t>(page) * static_cast<std::size_t>(per_page);
-  const std::size_t end = std::min(indices->size(), begin + static_cast<std::size_t>(per_page));
+  const std::size_t end = std::min(last, begin + static_cast<std::size_t>(per_page));
   json envelope = {{"totalCount", total},
                    {"perPage", per_page},
                    {"page", page},
@@ -153,21 +183,34 @@ void Sandbox::Impl::append_rendered(std::string& out, std::uint32_t index, bool 
   out += text;
 }
 
-std::optional<std::string> Sandbox::Impl::id_cursor(const json& query)
+std::optional<Sandbox::Impl::IdRange> Sandbox::Impl::id_range(const json& query)
 {
   if (!query.is_object() || query.size() != 1 || !query.contains("$and")) return std::nullopt;
   const json& terms = query["$and"];
-  if (!terms.is_array() || terms.size() != 2 || !terms[1].is_object() || terms[1].size() != 1) return std::nullopt;
-  const auto id = terms[1].find("id");
-  if (id == terms[1].end() || !id->is_object() || id->size() != 1) return std::nullopt;
-  const auto gt = id->find("$gt");
-  if (gt == id->end() || !gt->is_string()) return std::nullopt;
-  const std::string value = gt->get<std::string>();
-  // Ids are lowercase hex; then "greater than" is plain text order.
-  if (!losant::is_object_id(value) ||
-      std::any_of(value.begin(), value.end(), [](char c) { return c >= 'A' && c <= 'F'; }))
-    return std::nullopt;
-  return value;
+  if (!terms.is_array() || terms.size() < 2 || terms.size() > 3) return std::nullopt;
+  IdRange range;
+  for (std::size_t i = 1; i < terms.size(); ++i) {
+    const json& term = terms[i];
+    if (!term.is_object() || term.size() != 1) return std::nullopt;
+    const auto id = term.find("id");
+    if (id == term.end() || !id->is_object() || id->size() != 1) return std::nullopt;
+    const std::string op = id->begin().key();
+    const json& value = id->begin().value();
+    // Ids are lowercase hex; then "greater than" is plain text order.
+    if (!value.is_string() || !losant::is_object_id(value.get<std::string>())) return std::nullopt;
+    const std::string text = value.get<std::string>();
+    if (std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'F'; })) return std::nullopt;
+    if ((op == "$gt" || op == "$gte") && !range.low) {
+      range.low = text;
+      range.low_inclusive = op == "$gte";
+    } else if ((op == "$lt" || op == "$lte") && !range.high) {
+      range.high = text;
+      range.high_inclusive = op == "$lte";
+    } else {
+      return std::nullopt;
+    }
+  }
+  return range;
 }
 
 std::shared_ptr<const std::vector<std::uint32_t>> Sandbox::Impl::selection(const std::string& key,

@@ -171,7 +171,16 @@ struct Sandbox::Impl {
 
   // {"$and": [q, {"id": {"$gt": "<object id>"}}]}: the id after which a
   // cursor page starts, or nothing for any other query.
-  static std::optional<std::string> id_cursor(const json& query);
+  // An id range over a query: {"$and": [q, {"id": {op: id}}, ...]} with up to
+  // two bounds ($gt, $gte, $lt, $lte), lowercase ids. What an index on id
+  // serves at the cost of the page, whatever its depth.
+  struct IdRange {
+    std::optional<std::string> low;
+    bool low_inclusive = false;
+    std::optional<std::string> high;
+    bool high_inclusive = false;
+  };
+  static std::optional<IdRange> id_range(const json& query);
 
   // Requires store_mutex held (shared is enough).
   std::shared_ptr<const std::vector<std::uint32_t>> selection(const std::string& key, const DeviceQuery& query,

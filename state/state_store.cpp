@@ -695,9 +695,9 @@ void StateStore::for_each_device(const std::string& run_id, const std::string& n
                                  std::int64_t limit) const
 {
   Statement select(m_impl->db, with_documents ? "SELECT device_id, document FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY position LIMIT ?3"
+                                                "query_name = ?2 ORDER BY device_id LIMIT ?3"
                                               : "SELECT device_id, '' FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY position LIMIT ?3");
+                                                "query_name = ?2 ORDER BY device_id LIMIT ?3");
   select.bind(1, run_id).bind(2, name).bind(3, limit);
   while (select.step()) visit(select.text(0), select.text(1));
 }
@@ -711,7 +711,7 @@ void StateStore::for_each_device_excluding(const std::string& run_id, const std:
     sql += " AND NOT EXISTS (SELECT 1 FROM query_devices b WHERE b.run_id = ?1 AND b.query_name = ?" +
            std::to_string(i + 3) + " AND b.device_id = a.device_id)";
   }
-  sql += " ORDER BY a.position";
+  sql += " ORDER BY a.device_id";
   Statement select(m_impl->db, sql.c_str());
   select.bind(1, run_id).bind(2, name);
   for (std::size_t i = 0; i < excluded.size(); ++i) select.bind(static_cast<int>(i + 3), excluded[i]);
@@ -761,7 +761,7 @@ std::vector<std::string> StateStore::devices_missing_from(const std::string& a_r
   const char* k_sql =
       "SELECT device_id FROM query_devices a WHERE a.run_id = ?1 AND a.query_name = ?2 AND NOT EXISTS "
       "(SELECT 1 FROM query_devices b WHERE b.run_id = ?3 AND b.query_name = ?4 AND b.device_id = a.device_id) "
-      "ORDER BY a.position";
+      "ORDER BY a.device_id";
   Statement select(m_impl->db, k_sql);
   select.bind(1, a_run).bind(2, a_name).bind(3, b_run).bind(4, b_name);
   std::vector<std::string> sample;

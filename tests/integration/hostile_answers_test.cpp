@@ -199,6 +199,111 @@ TEST_CASE("HTML, redirects and unreadable totals are refused naming the request 
   }
 }
 
+namespace {
+
+// A 200 answer with a JSON body, kept alive.
+Writer json_answer(std::string body)
+{
+  return [body = std::move(body)](int fd) {
+    return write_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+}
+
+std::string hex_id(unsigned long long n)
+{
+  char id[25];
+  std::snprintf(id, sizeof id, "5f%022llx", n);
+  return id;
+}
+
+// A page of `count` devices with rising ids from `first`, each a full document's worth of text.
+std::string device_page(unsigned long long first, int count, bool descending, const std::string& total)
+{
+  std::string body = "{" + total + "\"items\":[";
+  for (int i = 0; i < count; ++i) {
+    const unsigned long long n = descending ? first - static_cast<unsigned long long>(i) : first + static_cast<unsigned long long>(i);
+    body += (i ? "," : "") + std::string("{\"id\":\"") + hex_id(n) + "\",\"name\":\"d\",\"description\":\"" +
+            std::string(600, 'x') + "\"}";
+  }
+  return body + "]}";
+}
+
+// The lower id bound of a range query in the request's query string, as a number.
+unsigned long long range_start(const RawRequest& request)
+{
+  const auto at = request.target.find("%22%24gt");
+  if (at == std::string::npos) return 0;
+  const auto id = request.target.find("5f", at);
+  return std::stoull(request.target.substr(id + 2, 22), nullptr, 16) + 1;
+}
+
+} // namespace
+
+TEST_CASE("a server with endless pages is stopped in seconds, in bounded memory, naming the query and why",
+          "[hostile_answers]")
+{
+  struct Case {
+    const char* what;
+    std::function<std::string(const RawRequest&)> answer;
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {"new devices in every range asked for, beyond the reported total",
+       [](const RawRequest& request) {
+         if (request.target.find("sortDirection=desc") != std::string::npos)
+           return device_page(1'000'000'000'000ULL, 1000, true, "\"totalCount\":5000,");
+         return device_page(range_start(request), 1000, false, "\"totalCount\":5000,");
+       },
+       "reported 5000 in all"},
+      {"the same page whatever the cursor",
+       [](const RawRequest& request) {
+         if (request.target.find("sortDirection=desc") != std::string::npos)
+           return device_page(1'000'000'000'000ULL, 1000, true, "\"totalCount\":9000000,");
+         return device_page(0, 1000, false, "\"totalCount\":9000000,");
+       },
+       "outside the ids asked for"},
+      {"new devices and no total at all",
+       [](const RawRequest& request) {
+         if (request.target.find("sortDirection=desc") != std::string::npos)
+           return device_page(1'000'000'000'000ULL, 1000, true, "");
+         return device_page(range_start(request), 1000, false, "");
+       },
+       "after "},
+  };
+  for (const auto& example : cases) {
+    INFO(example.what);
+    ScriptedServer server([&](const RawRequest& request) -> Writer { return json_answer(example.answer(request)); });
+    TempDir dir;
+    const bool no_total = std::string(example.expected) == "after ";
+    std::vector<std::string> extra;
+    if (no_total) {
+      // Without a total only the most one query may read (10 million) would
+      // stop it; the query's expect.max stops it sooner, and memory stays flat.
+      write_file(dir / "bounded.yaml", std::string(k_plan).replace(std::string(k_plan).find("}}}"), 3,
+                                                                     "}}, expect: {max: 30000}}"));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const CommandResult result =
+        no_total ? run_fleetrun({"plan", (dir / "bounded.yaml").string(), "--state", (dir / "s.db").string()},
+                                env_for(server))
+                 : plan_against(server, dir).result;
+    const auto took = std::chrono::steady_clock::now() - started;
+    INFO(result.err);
+    CHECK(took < 15s);
+    if (no_total) {
+      CHECK(result.exit_code == 3);
+      CHECK_THAT(result.out, Catch::Contains("more than expect.max 30000"));
+    } else {
+      CHECK(result.exit_code == 5);
+      CHECK_THAT(result.err, Catch::Contains("query all:"));
+      CHECK_THAT(result.err, Catch::Contains(example.expected));
+      CHECK_THAT(result.err, Catch::Contains("pages"));
+    }
+    CHECK(result.peak_rss_kib < k_rss_ceiling_kib);
+  }
+}
+
 TEST_CASE("Retry-After over the ceiling stops at once, however it is written", "[hostile_answers]")
 {
   for (const std::string retry_after : {"86400", "1e300", "inf"}) {

@@ -38,21 +38,25 @@ bool matches(const json& query, const std::string& id)
       if (!any) return false;
     } else if (key == "id") {
       if (value.contains("$gt") && !(id > value["$gt"].get<std::string>())) return false;
+      if (value.contains("$gte") && !(id >= value["$gte"].get<std::string>())) return false;
       if (value.contains("$lt") && !(id < value["$lt"].get<std::string>())) return false;
+      if (value.contains("$lte") && !(id <= value["$lte"].get<std::string>())) return false;
     }
   }
   return true;
 }
 
 // A fleet that answers device-list requests as the API does (sorted by id,
-// page by offset within what the query matches).
+// either way, page by offset within what the query matches), and counts the
+// devices an offset skips: what a MongoDB-like server pays for depth.
 struct FakeFleet {
   std::set<std::string> ids;
   int requests = 0;
+  long skipped = 0;
 
-  explicit FakeFleet(long devices)
+  explicit FakeFleet(long devices, long spacing = 10)
   {
-    for (long n = 0; n < devices; ++n) ids.insert(id_of(n * 10));
+    for (long n = 0; n < devices; ++n) ids.insert(id_of(n * spacing));
   }
 
   api::ApiResult answer(const api::DeviceListParams& params)
@@ -63,6 +67,8 @@ struct FakeFleet {
     for (const auto& id : ids) {
       if (matches(query, id)) matching.push_back(id);
     }
+    if (params.sort_direction == "desc") std::reverse(matching.begin(), matching.end());
+    skipped += static_cast<long>(params.page) * params.per_page;
     json items = json::array();
     const auto first = static_cast<std::size_t>(params.page) * static_cast<std::size_t>(params.per_page);
     for (std::size_t i = first; i < matching.size() && items.size() < static_cast<std::size_t>(params.per_page); ++i) {
@@ -74,6 +80,12 @@ struct FakeFleet {
 
 struct Outcome {
   std::vector<std::string> ids; // in the order the pages were handed back
+  std::vector<std::string> sorted() const
+  {
+    auto out = ids;
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   std::optional<api::ApiError> error;
   int requests = 0;
   jobs::Resolved resolved;
@@ -82,14 +94,14 @@ struct Outcome {
 // Drives a resolver: all its requests are answered, in a shuffled order
 // (`seed`), with `between` run before each answer (to change the fleet).
 Outcome drive(jobs::QueryResolver& resolver, FakeFleet& fleet, unsigned seed = 0,
-              const std::function<void(int answer)>& between = {})
+              const std::function<void(int answer)>& between = {}, int parallelism = 8)
 {
   Outcome outcome;
   std::mt19937 rng(seed);
   std::vector<jobs::PageRequest> pending;
   int answered = 0;
   while (!resolver.finished()) {
-    for (auto& request : resolver.take_requests()) pending.push_back(std::move(request));
+    for (auto& request : resolver.take_requests(parallelism)) pending.push_back(std::move(request));
     if (pending.empty()) break;
     if (seed != 0) std::shuffle(pending.begin(), pending.end(), rng);
     const jobs::PageRequest request = pending.back();
@@ -121,55 +133,85 @@ plans::QuerySpec advanced()
 
 } // namespace
 
-TEST_CASE("a stable fleet is read with as many requests as it has pages, answered in any order", "[query_resolution]")
+TEST_CASE("a stable fleet is read once, in any answer order, with about as many requests as it has pages",
+          "[query_resolution]")
 {
-  for (const long devices : {0L, 1L, 999L, 1000L, 1001L, 2500L, 25'000L}) {
-    for (const unsigned seed : {0U, 7U}) {
-      INFO(devices << " devices, seed " << seed);
+  for (const long devices : {0L, 1L, 999L, 1000L, 1001L, 1999L, 2500L, 25'000L, 150'500L}) {
+    for (const int parallelism : {1, 8, 32}) {
+      const unsigned seed = static_cast<unsigned>(parallelism);
+      INFO(devices << " devices, parallelism " << parallelism);
       FakeFleet fleet(devices);
       const plans::QuerySpec spec = advanced();
       jobs::QueryResolver resolver(spec);
-      const Outcome outcome = drive(resolver, fleet, seed);
+      const Outcome outcome = drive(resolver, fleet, seed, {}, parallelism);
       REQUIRE_FALSE(outcome.error);
-      CHECK(outcome.ids == std::vector<std::string>(fleet.ids.begin(), fleet.ids.end())); // all, in order, once
+      CHECK(outcome.sorted() == std::vector<std::string>(fleet.ids.begin(), fleet.ids.end())); // all, once
       const long pages = std::max(1L, (devices + 999) / 1000);
-      CHECK(outcome.requests == pages); // never an empty page to ask for: the totals say when to stop
+      CHECK(outcome.requests >= pages);
+      // Parts of whole pages: at most a request more per part than the pages.
+      CHECK(outcome.requests <= pages + resolver.stats().parts);
+      CHECK(outcome.requests <= pages * 1.05 + 2);
       CHECK(outcome.resolved.total == devices);
       CHECK(outcome.resolved.complete);
+      CHECK(fleet.skipped == 0); // never an offset page: each page costs the same whatever its depth
     }
   }
 }
 
-TEST_CASE("page 0 comes first, the offset pages all at once, the gaps and the tail last", "[query_resolution]")
+TEST_CASE("page 0 first, then the tail, then the parts between them at once", "[query_resolution]")
 {
-  FakeFleet fleet(5500);
+  FakeFleet fleet(25'500);
   const plans::QuerySpec spec = advanced();
   jobs::QueryResolver resolver(spec);
-  auto first = resolver.take_requests();
+  auto first = resolver.take_requests(16);
   REQUIRE(first.size() == 1);
   CHECK(first[0].params.page == 0);
   CHECK(first[0].params.sort_field == "id");
+  CHECK(first[0].params.sort_direction == "asc");
   REQUIRE(resolver.on_answer(first[0].id, fleet.answer(first[0].params)).has_value());
-  const auto offsets = resolver.take_requests();
-  REQUIRE(offsets.size() == 4); // pages 1 to 4; page 5 (the tail) comes with the gap query
-  for (const auto& request : offsets) REQUIRE(resolver.on_answer(request.id, fleet.answer(request.params)).has_value());
-  const auto gaps = resolver.take_requests();
-  REQUIRE(gaps.size() == 1);
-  const json query = json::parse(*gaps[0].params.query_json);
-  CHECK(query["$and"][1]["$or"].size() == 5); // four boundaries and the tail
+  const auto tail = resolver.take_requests(16);
+  REQUIRE(tail.size() == 1);
+  CHECK(tail[0].params.sort_direction == "desc");
+  REQUIRE(resolver.on_answer(tail[0].id, fleet.answer(tail[0].params)).has_value());
+  const auto parts = resolver.take_requests(16);
+  CHECK(parts.size() == 16);
+  for (const auto& request : parts) {
+    CHECK(request.params.page == 0);
+    const json query = json::parse(*request.params.query_json);
+    CHECK(query["$and"].size() == 3); // the query, and the part's two ends
+  }
 }
 
-TEST_CASE("many pages need one more request per 40 boundaries, within 2 % of the minimum", "[query_resolution]")
+TEST_CASE("a fleet whose ids bunch up is still read in parallel, with few empty ranges", "[query_resolution]")
 {
-  FakeFleet fleet(150'500);
+  // Most devices made in two bursts (ids close together), a few spread wide.
+  FakeFleet fleet(0);
+  for (long n = 0; n < 200; ++n) fleet.ids.insert(id_of(n * 1'000'000'000L));
+  for (long n = 0; n < 20'000; ++n) fleet.ids.insert(id_of(50'000'000'000L + n));
+  for (long n = 0; n < 20'000; ++n) fleet.ids.insert(id_of(150'000'000'000L + n * 3));
   const plans::QuerySpec spec = advanced();
   jobs::QueryResolver resolver(spec);
-  const Outcome outcome = drive(resolver, fleet);
-  REQUIRE_FALSE(outcome.error);
-  CHECK(outcome.ids.size() == 150'500);
-  const int minimum = 151;
-  CHECK(outcome.requests == minimum + 3); // 149 boundaries in four gap queries, the tail in the last
-  CHECK(outcome.requests <= minimum * 1.03);
+  // Answered a round at a time: every request out is answered before the next round.
+  int rounds = 0;
+  std::size_t read = 0;
+  while (!resolver.finished()) {
+    const auto requests = resolver.take_requests(16);
+    REQUIRE_FALSE(requests.empty());
+    ++rounds;
+
+    for (const auto& request : requests) {
+      auto pages = resolver.on_answer(request.id, fleet.answer(request.params));
+      if (!pages) FAIL(pages.error().message);
+      for (const auto& page : *pages) read += page.size();
+    }
+  }
+  CHECK(read == fleet.ids.size());
+  const long pages = (static_cast<long>(fleet.ids.size()) + 999) / 1000;
+  CHECK(rounds < pages / 3); // in parallel, not page after page
+  // The first split assumes ids spread evenly: parts over the sparse middle
+  // cost a request each, and parts beyond a burst's end find nothing.
+  CHECK(fleet.requests <= pages * 1.6);
+  CHECK(resolver.stats().empty_parts <= 16 + fleet.requests / 20);
 }
 
 TEST_CASE("no device that exists throughout is missed or repeated while the fleet changes", "[query_resolution]")
@@ -182,19 +224,22 @@ TEST_CASE("no device that exists throughout is missed or repeated while the flee
     std::mt19937 rng(seed);
     const plans::QuerySpec spec = advanced();
     jobs::QueryResolver resolver(spec);
-    const Outcome outcome = drive(resolver, fleet, seed, [&](int) {
-      for (int change = 0; change < 30; ++change) {
-        if (rng() % 2 == 0 && !fleet.ids.empty()) {
-          auto it = fleet.ids.begin();
-          std::advance(it, static_cast<long>(rng() % fleet.ids.size()));
-          touched.insert(*it);
-          fleet.ids.erase(it);
-        } else {
-          const std::string id = id_of(static_cast<long>(rng() % 80'000) * 10 + 5); // anywhere, not only at the end
-          if (fleet.ids.insert(id).second) touched.insert(id);
-        }
-      }
-    });
+    const Outcome outcome = drive(
+        resolver, fleet, seed,
+        [&](int) {
+          for (int change = 0; change < 30; ++change) {
+            if (rng() % 2 == 0 && !fleet.ids.empty()) {
+              auto it = fleet.ids.begin();
+              std::advance(it, static_cast<long>(rng() % fleet.ids.size()));
+              touched.insert(*it);
+              fleet.ids.erase(it);
+            } else {
+              const std::string id = id_of(static_cast<long>(rng() % 80'000) * 10 + 5); // anywhere, not only at the end
+              if (fleet.ids.insert(id).second) touched.insert(id);
+            }
+          }
+        },
+        1 + static_cast<int>(seed % 12));
     REQUIRE_FALSE(outcome.error);
     const std::set<std::string> read(outcome.ids.begin(), outcome.ids.end());
     CHECK(read.size() == outcome.ids.size()); // no device twice
@@ -227,7 +272,7 @@ TEST_CASE("simple filters are read page after page by offset", "[query_resolutio
   jobs::QueryResolver resolver(spec);
   int rounds = 0;
   while (!resolver.finished()) {
-    const auto requests = resolver.take_requests();
+    const auto requests = resolver.take_requests(8);
     REQUIRE(requests.size() == 1); // one at a time
     CHECK(requests[0].params.filter == "north-*");
     CHECK(requests[0].params.page == rounds);
@@ -250,16 +295,37 @@ struct Repeating {
   }
 };
 
+// A server that never runs out: every page is full, of new ids rising from
+// the start of the range asked for (the tail, ids near the top).
+api::ApiResult endless_page(const api::DeviceListParams& params, std::optional<long> total)
+{
+  json items = json::array();
+  if (params.sort_direction == "desc") {
+    for (long i = 0; i < 1000; ++i) items.push_back({{"id", id_of(1'000'000'000'000'000L - i)}});
+  } else {
+    long from = 0;
+    const json query = params.query_json ? json::parse(*params.query_json) : json::object();
+    if (query.contains("$and")) {
+      const json& low = query["$and"][1]["id"];
+      from = std::stol(low.begin().value().get<std::string>().substr(2), nullptr, 16) + 1;
+    }
+    for (long i = 0; i < 1000; ++i) items.push_back({{"id", id_of(from + i)}});
+  }
+  json body = {{"items", items}};
+  if (total) body["totalCount"] = *total;
+  return api::ApiResponse{200, body.dump(), {}, "GET"};
+}
+
 Outcome drive_with(jobs::QueryResolver& resolver,
-                   const std::function<api::ApiResult(const api::DeviceListParams&)>& server)
+                   const std::function<api::ApiResult(const api::DeviceListParams&)>& server, int limit = 100)
 {
   Outcome outcome;
   while (!resolver.finished()) {
-    const auto requests = resolver.take_requests();
+    const auto requests = resolver.take_requests(8);
     if (requests.empty()) break;
     for (const auto& request : requests) {
       ++outcome.requests;
-      if (outcome.requests > 100) return outcome; // not stopped: the test fails below
+      if (outcome.requests > limit) return outcome; // not stopped: the test fails below
       auto pages = resolver.on_answer(request.id, server(request.params));
       if (!pages) {
         outcome.error = pages.error();
@@ -281,33 +347,58 @@ TEST_CASE("a server that repeats its page is stopped, by cursor or by page numbe
   jobs::QueryResolver parallel(by_cursor);
   const Outcome first = drive_with(parallel, Repeating{});
   REQUIRE(first.error);
-  CHECK_THAT(first.error->message, Catch::Contains("ignored the query"));
+  CHECK_THAT(first.error->message, Catch::Contains("query q:"));
+  CHECK_THAT(first.error->message, Catch::Contains("not sorted by id descending")); // the tail came back ascending
   CHECK(first.error->request == "GET /devices");
   CHECK(first.ids.size() == 1000); // the first page, nothing twice
+
+  // A server that pages by offset only, ignoring the query: the same devices again.
+  FakeFleet fleet(5000);
+  jobs::QueryResolver ignoring(by_cursor);
+  const Outcome second = drive_with(ignoring, [&](const api::DeviceListParams& params) {
+    api::DeviceListParams plain = params;
+    plain.query_json.reset();
+    return fleet.answer(plain);
+  });
+  REQUIRE(second.error);
+  CHECK_THAT(second.error->message, Catch::Contains("outside the ids asked for"));
+  CHECK_THAT(second.error->message, Catch::Contains("ignored the query or the pages repeat"));
 
   plans::QuerySpec by_page;
   by_page.name = "q";
   by_page.filter = "x*";
   jobs::QueryResolver sequential(by_page);
-  const Outcome second = drive_with(sequential, Repeating{});
-  REQUIRE(second.error);
-  CHECK_THAT(second.error->message, Catch::Contains("out of id order or repeated"));
-  CHECK(second.requests == 2);
+  const Outcome third = drive_with(sequential, Repeating{});
+  REQUIRE(third.error);
+  CHECK_THAT(third.error->message, Catch::Contains("out of id order or repeated"));
+  CHECK(third.requests == 2);
 }
 
-TEST_CASE("a server that keeps sending new devices beyond its total is stopped", "[query_resolution]")
+TEST_CASE("a server that keeps sending new devices beyond its total is stopped within a few pages",
+          "[query_resolution]")
 {
-  long next = 0;
+  // Every answer a full page of new, rising ids within what was asked for.
   const plans::QuerySpec spec = advanced();
   jobs::QueryResolver resolver(spec);
-  const Outcome outcome = drive_with(resolver, [&](const api::DeviceListParams&) {
-    json items = json::array();
-    for (int i = 0; i < 1000; ++i) items.push_back({{"id", id_of(next++)}});
-    return api::ApiResult(api::ApiResponse{200, json{{"items", items}, {"totalCount", 2000}}.dump(), {}, "GET"});
-  });
+  const Outcome outcome = drive_with(
+      resolver, [&](const api::DeviceListParams& params) { return endless_page(params, 2000); }, 1000);
   REQUIRE(outcome.error);
   CHECK_THAT(outcome.error->message, Catch::Contains("reported 2000 in all"));
+  CHECK_THAT(outcome.error->message, Catch::Contains("pages so far"));
   CHECK(outcome.requests <= 5);
+}
+
+TEST_CASE("without a totalCount a server that never ends is stopped at the most one query may read",
+          "[query_resolution]")
+{
+  const plans::QuerySpec spec = advanced();
+  jobs::QueryResolver resolver(spec, 1000, 50'000);
+  const Outcome outcome =
+      drive_with(resolver, [&](const api::DeviceListParams& params) { return endless_page(params, std::nullopt); }, 1000);
+  REQUIRE(outcome.error);
+  CHECK_THAT(outcome.error->message, Catch::Contains("more than 50000 devices"));
+  CHECK_THAT(outcome.error->message, Catch::Contains("the most fleetrun reads for one query"));
+  CHECK(outcome.requests <= 52);
 }
 
 TEST_CASE("malformed pages end the resolution with the request named", "[query_resolution]")
@@ -343,9 +434,9 @@ TEST_CASE("an error answer ends the resolution with that error", "[query_resolut
   CHECK(pages.error().status == 401);
 }
 
-TEST_CASE("without a totalCount the rest is read by id cursor", "[query_resolution]")
+TEST_CASE("without a totalCount the fleet is read all the same", "[query_resolution]")
 {
-  FakeFleet fleet(2500);
+  FakeFleet fleet(12'500);
   const plans::QuerySpec spec = advanced();
   jobs::QueryResolver resolver(spec);
   const Outcome outcome = drive_with(resolver, [&](const api::DeviceListParams& params) {
@@ -356,6 +447,6 @@ TEST_CASE("without a totalCount the rest is read by id cursor", "[query_resoluti
     return answer;
   });
   REQUIRE_FALSE(outcome.error);
-  CHECK(outcome.ids.size() == 2500);
-  CHECK(outcome.requests == 3);
+  CHECK(outcome.sorted() == std::vector<std::string>(fleet.ids.begin(), fleet.ids.end()));
+  CHECK(outcome.requests <= 13 + resolver.stats().parts);
 }

@@ -89,14 +89,18 @@ steps:
 
 } // namespace
 
-TEST_CASE("only the queries some step uses are resolved, each page to the sink in order", "[resolution]")
+TEST_CASE("only the queries some step uses are resolved, each device to the sink once", "[resolution]")
 {
   Resolution r(2500);
   REQUIRE(r.run(k_all).has_value());
+  // Page 0, the tail (the last page, read descending), the 500 between.
   CHECK(r.sink.calls ==
         std::vector<std::string>{"begin r-1 all", "page all 1000", "page all 1000", "page all 500", "end all 2500"});
   CHECK(r.sender.count("GET", "/devices") == 3);
-  CHECK(std::is_sorted(r.sink.ids.begin(), r.sink.ids.end()));
+  std::vector<std::string> ids = r.sink.ids;
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+  CHECK(ids.size() == 2500);
 }
 
 TEST_CASE("pages are fetched in parallel: resolution takes round trips, not one per page", "[resolution]")
@@ -106,10 +110,12 @@ TEST_CASE("pages are fetched in parallel: resolution takes round trips, not one 
   const auto started = r.clock.now();
   REQUIRE(r.run(k_all).has_value());
   CHECK(r.sink.ids.size() == 40'000);
-  CHECK(r.sender.count("GET", "/devices") == 40);
+  CHECK(r.sender.count("GET", "/devices") >= 40);
+  CHECK(r.sender.count("GET", "/devices") <= 42); // parts of whole pages: hardly a request more than pages
   CHECK(r.sender.max_in_flight() > 10);
-  // Page 0, the 38 pages between at 100/s (well inside a round trip), the tail: about three round trips.
-  CHECK(r.clock.now() - started < std::chrono::milliseconds(1000));
+  // Page 0, the tail, then the 38 pages between in parts at 100/s.
+  // Not 40 round trips of 200 ms: at most five (one more where a part's ids bunch).
+  CHECK(r.clock.now() - started <= std::chrono::milliseconds(1000));
 }
 
 TEST_CASE("transient failures are retried, a 429 costs no attempt, a 4xx ends it", "[resolution]")
