@@ -1,5 +1,7 @@
 #include "api/answer_text.hpp"
 
+#include "api/string_scan.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -44,6 +46,10 @@ bool json_depth_within(std::string_view text, int max_depth)
   int depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
+    if (in_string) {
+      i += plain_string_run(text.data() + i, text.size() - i);
+      if (i >= text.size()) break;
+    }
     const char c = text[i];
     if (in_string) {
       if (c == '\\') {

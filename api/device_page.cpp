@@ -1,7 +1,10 @@
 #include "api/device_page.hpp"
 
+#include "api/string_scan.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace fleetrun::api {
@@ -10,7 +13,13 @@ namespace {
 
 class PageScanner {
 public:
-  explicit PageScanner(std::string_view text) : m_text(text) {}
+  explicit PageScanner(std::string_view text, const std::set<std::string>* keep = nullptr) : m_text(text)
+  {
+    if (keep != nullptr) {
+      for (const auto& name : *keep) m_keep.push_back(name);
+      m_keeping = true;
+    }
+  }
 
   std::expected<DevicePageIndex, std::string> page()
   {
@@ -55,6 +64,29 @@ public:
     return out;
   }
 
+  // The members of a top-level object named in `keys`, as the JSON text of
+  // an object holding just them (their values' text as it was).
+  std::expected<std::string, std::string> members_text(const std::set<std::string>& keys)
+  {
+    std::string out = "{";
+    skip_space();
+    if (peek() != '{') return fail("a device document must be a JSON object");
+    auto read = object_members(0, [&](std::string_view key) -> std::expected<void, std::string> {
+      const std::size_t start = m_pos;
+      if (auto skipped = value(1); !skipped) return skipped;
+      if (const std::string name(key); keys.contains(name)) {
+        if (out.size() > 1) out += ',';
+        out += nlohmann::json(name).dump();
+        out += ':';
+        out += m_text.substr(start, m_pos - start);
+      }
+      return {};
+    });
+    if (!read) return std::unexpected(read.error());
+    if (auto end = at_end(); !end) return std::unexpected(end.error());
+    return out + "}";
+  }
+
 private:
   // The object at the cursor: for each member, `on_member(name)` with the
   // cursor at the member's value, which it must consume.
@@ -96,23 +128,39 @@ private:
       const std::size_t start = m_pos;
       if (peek() != '{') return fail("each item must be a device object");
       std::string id;
-      if (auto item = object(1, &id); !item) return std::unexpected(item.error());
+      std::string kept;
+      if (auto item = object(1, &id, m_keeping ? &kept : nullptr); !item) return std::unexpected(item.error());
       if (id.empty()) return fail("a device in items has no id");
-      index.items.push_back({std::move(id), m_text.substr(start, m_pos - start)});
+      if (m_keeping) kept = "{" + kept + "}";
+      index.items.push_back({std::move(id), m_text.substr(start, m_pos - start), std::move(kept)});
       skip_space();
       if (take(']')) return {};
       if (!take(',')) return fail("expected ',' or ']' in items");
     }
   }
 
-  // An object; with `id` given, its top-level "id" string goes there.
-  std::expected<void, std::string> object(int depth, std::string* id)
+  // An object; with `id` given, its top-level "id" string goes there; with
+  // `kept`, the members named in m_keep are appended to it ("name":value,...).
+  std::expected<void, std::string> object(int depth, std::string* id, std::string* kept = nullptr)
   {
     return object_members(depth, [&](std::string_view key) -> std::expected<void, std::string> {
-      if (id == nullptr || key != "id" || peek() != '"') return value(depth);
-      auto text = string_value();
-      if (!text) return std::unexpected(text.error());
-      *id = std::move(*text);
+      const std::size_t start = m_pos;
+      if (id != nullptr && key == "id" && peek() == '"') {
+        auto text = string_value();
+        if (!text) return std::unexpected(text.error());
+        *id = std::move(*text);
+      } else if (auto skipped = value(depth); !skipped) {
+        return skipped;
+      }
+      if (kept != nullptr && std::find(m_keep.begin(), m_keep.end(), key) != m_keep.end()) {
+        if (!kept->empty()) *kept += ',';
+        if (std::any_of(key.begin(), key.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }))
+          *kept += nlohmann::json(std::string(key)).dump();
+        else
+          (*kept += '"').append(key) += '"';
+        *kept += ':';
+        *kept += m_text.substr(start, m_pos - start);
+      }
       return {};
     });
   }
@@ -193,6 +241,8 @@ private:
     const std::size_t start = m_pos;
     if (!take('"')) return fail("expected a string");
     for (; m_pos < m_text.size(); ++m_pos) {
+      m_pos += plain_string_run(m_text.data() + m_pos, m_text.size() - m_pos);
+      if (m_pos >= m_text.size()) break;
       const char c = m_text[m_pos];
       if (c == '"') {
         ++m_pos;
@@ -228,19 +278,26 @@ private:
 
   static constexpr int k_max_depth = 64;
   std::string_view m_text;
+  std::vector<std::string> m_keep; // a few names: a linear search beats a tree
+  bool m_keeping = false;
   std::size_t m_pos = 0;
 };
 
 } // namespace
 
-std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body)
+std::expected<DevicePageIndex, std::string> index_device_page(std::string_view body, const std::set<std::string>* keep)
 {
-  return PageScanner(body).page();
+  return PageScanner(body, keep).page();
 }
 
 std::expected<nlohmann::json, std::string> read_members(std::string_view document, const std::set<std::string>& keys)
 {
   return PageScanner(document).members(keys);
+}
+
+std::expected<std::string, std::string> kept_members(std::string_view document, const std::set<std::string>& keys)
+{
+  return PageScanner(document).members_text(keys);
 }
 
 } // namespace fleetrun::api

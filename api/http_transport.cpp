@@ -152,6 +152,12 @@ public:
       HttpResponse response;
       response.status = static_cast<int>(http_response.getStatus());
       std::array<char, 64 * 1024> buffer{};
+      // Room for the whole answer at once when its length is known (and
+      // believable): a page of a megabyte is not grown and copied by doubling.
+      if (http_response.hasContentLength() && http_response.getContentLength64() > 0 &&
+          static_cast<std::uint64_t>(http_response.getContentLength64()) <= m_options.max_answer_bytes) {
+        response.body.reserve(static_cast<std::size_t>(http_response.getContentLength64()));
+      }
       while (in) {
         in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
         response.body.append(buffer.data(), static_cast<std::size_t>(in.gcount()));

@@ -1,6 +1,7 @@
 #include "api/secrets.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 namespace fleetrun::api {
@@ -53,15 +54,30 @@ std::expected<Secret, std::string> load_token(std::string_view env_name, std::st
   return checked(trim(value), "$" + std::string(env_name));
 }
 
+namespace {
+
+// Where `needle` is in `text` from `from` on (npos: nowhere). glibc's memmem
+// does not stop at every byte that begins the needle, as std::string::find
+// does: answers of a megabyte are searched for the token on every request.
+std::size_t find_in(const std::string& text, std::string_view needle, std::size_t from = 0)
+{
+  if (needle.empty() || from >= text.size()) return std::string::npos;
+  const void* found = ::memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
+  return found == nullptr ? std::string::npos : static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+}
+
+} // namespace
+
 std::string redact(std::string text, const Secret& secret)
 {
   if (!secret.empty()) {
-    for (auto pos = text.find(secret.reveal()); pos != std::string::npos; pos = text.find(secret.reveal(), pos)) {
+    for (auto pos = find_in(text, secret.reveal()); pos != std::string::npos;
+         pos = find_in(text, secret.reveal(), pos)) {
       text.replace(pos, secret.reveal().size(), "[REDACTED]");
     }
   }
   static const std::string k_bearer = "Bearer ";
-  for (auto pos = text.find(k_bearer); pos != std::string::npos; pos = text.find(k_bearer, pos + k_bearer.size())) {
+  for (auto pos = find_in(text, k_bearer); pos != std::string::npos; pos = find_in(text, k_bearer, pos + k_bearer.size())) {
     const auto start = pos + k_bearer.size();
     auto end = text.find_first_of(" \t\r\n\"'", start);
     if (end == std::string::npos) end = text.size();

@@ -418,7 +418,8 @@ SimulatedPatch simulate_patch(const json& device, const json& patch)
   for (const auto& [now, before] : tracker.origins) {
     if (now != before) out.trace.renames.emplace_back(before, now);
   }
-  out.result = same_state(device, after) ? PatchResult::skipped : PatchResult::updated;
+  out.changes = document_changes(device, after, out.trace);
+  out.result = out.changes.empty() ? PatchResult::skipped : PatchResult::updated;
   // Even a device the reading leaves unchanged is uncertain: the other reading may change it.
   out.uncertain = std::move(tracker.uncertain);
   out.after = std::move(after);
@@ -433,21 +434,31 @@ bool same_state(const json& a, const json& b)
 std::vector<FieldChange> document_changes(const json& before, const json& after, const PatchTrace& trace)
 {
   std::vector<FieldChange> changes;
-  // Top-level fields, tags and attributes aside, by name (their order is nobody's).
-  std::vector<std::string> fields;
-  for (const json* document : {&before, &after}) {
-    if (!document->is_object()) continue;
-    for (const auto& [key, value] : document->items()) {
-      if (key != "tags" && key != "attributes" && !bookkeeping(key) &&
-          std::find(fields.begin(), fields.end(), key) == fields.end())
-        fields.push_back(key);
+  // Top-level fields, tags and attributes aside, by name (their order is
+  // nobody's): a walk over the two objects' members side by side (a JSON
+  // object here keeps its members sorted by name).
+  static const json k_empty = json::object();
+  const json& old_object = before.is_object() ? before : k_empty;
+  const json& new_object = after.is_object() ? after : k_empty;
+  auto old_it = old_object.begin();
+  auto new_it = new_object.begin();
+  const auto compare = [&](const std::string& field, const json& old_value, const json& new_value) {
+    if (field == "tags" || field == "attributes" || bookkeeping(field) || old_value == new_value) return;
+    changes.push_back({field, old_value, new_value, ChangeOp::set});
+  };
+  static const json k_null = nullptr;
+  while (old_it != old_object.end() || new_it != new_object.end()) {
+    if (new_it == new_object.end() || (old_it != old_object.end() && old_it.key() < new_it.key())) {
+      compare(old_it.key(), old_it.value(), k_null);
+      ++old_it;
+    } else if (old_it == old_object.end() || new_it.key() < old_it.key()) {
+      compare(new_it.key(), k_null, new_it.value());
+      ++new_it;
+    } else {
+      compare(old_it.key(), old_it.value(), new_it.value());
+      ++old_it;
+      ++new_it;
     }
-  }
-  std::sort(fields.begin(), fields.end());
-  for (const auto& field : fields) {
-    const json old_value = member(before, field);
-    const json new_value = member(after, field);
-    if (old_value != new_value) changes.push_back({field, old_value, new_value, ChangeOp::set});
   }
   tag_changes(before, after, changes);
   attribute_changes(before, after, trace, changes);

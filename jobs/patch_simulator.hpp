@@ -60,6 +60,7 @@ struct SimulatedPatch {
   std::string failure;   // why it failed
   std::string uncertain; // why the result rests on a reading the API's docs do not settle (empty: it does not)
   PatchTrace trace;
+  std::vector<FieldChange> changes; // document_changes(device, after, trace): empty when skipped or failed
 };
 
 // `device`: the document as the API returns it (at least the fields the patch

@@ -1,6 +1,7 @@
 #include "jobs/query_resolution.hpp"
 
 #include "api/device_page.hpp"
+#include "jobs/patch_step.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,16 @@
 namespace fleetrun::jobs {
 
 using nlohmann::json;
+
+std::set<std::string> kept_fields(const plans::Plan& plan)
+{
+  std::set<std::string> fields = {"id", "name"};
+  for (const auto& step : plan.steps) {
+    if (step.action == plans::ActionKind::patch) fields.merge(patch_fields_read(step.params()));
+  }
+  fields.erase("id"); // a device list keeps the id beside the document
+  return fields;
+}
 
 api::DeviceListParams list_params(const plans::QuerySpec& spec)
 {
@@ -185,9 +196,10 @@ namespace {
 // The page's devices, each id checked against the one before it: strictly
 // rising (falling, for a page sorted descending), at most a page.
 std::expected<api::DevicePageIndex, std::string> read_page(const api::ApiResponse& response, int per_page,
+                                                           const std::optional<std::set<std::string>>& keep,
                                                            bool descending = false)
 {
-  auto index = api::index_device_page(response.body);
+  auto index = api::index_device_page(response.body, keep ? &*keep : nullptr);
   if (!index) return std::unexpected(index.error());
   if (static_cast<int>(index->items.size()) > per_page) {
     return std::unexpected(std::to_string(index->items.size()) + " devices in a page of " + std::to_string(per_page));
@@ -204,11 +216,13 @@ std::expected<api::DevicePageIndex, std::string> read_page(const api::ApiRespons
   return std::move(*index);
 }
 
-DevicePage page_of(const api::DevicePageIndex& index)
+// The page's devices, each document whole or (read with `keep`) cut down.
+DevicePage page_of(api::DevicePageIndex& index, bool kept)
 {
   DevicePage page;
   page.reserve(index.items.size());
-  for (const auto& item : index.items) page.emplace_back(item.id, std::string(item.document));
+  for (auto& item : index.items)
+    page.emplace_back(std::move(item.id), kept ? std::move(item.kept) : std::string(item.document));
   return page;
 }
 
@@ -216,10 +230,10 @@ DevicePage page_of(const api::DevicePageIndex& index)
 
 std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::first_page(const api::ApiResponse& response)
 {
-  auto index = read_page(response, m_per_page);
+  auto index = read_page(response, m_per_page, m_keep);
   if (!index) return std::unexpected(malformed(index.error(), response.request));
   m_reported = index->total_count;
-  DevicePage page = page_of(*index);
+  DevicePage page = page_of(*index, m_keep.has_value());
   if (auto limit = count(static_cast<std::int64_t>(page.size()), response.request)) return std::unexpected(*limit);
   const auto received = static_cast<std::int64_t>(page.size());
   std::vector<DevicePage> out;
@@ -243,18 +257,20 @@ std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::first_page(
 
 std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::tail_page(const api::ApiResponse& response)
 {
-  auto index = read_page(response, m_per_page, true);
+  auto index = read_page(response, m_per_page, m_keep, true);
   if (!index) return std::unexpected(malformed(index.error(), response.request));
-  DevicePage page = page_of(*index);
-  std::vector<DevicePage> out;
+  const bool whole_page = static_cast<int>(index->items.size()) == m_per_page;
   // The tail overlaps page 0 (fewer than two pages of devices): what page 0
   // had already is dropped, and nothing lies between them.
+  const bool overlaps = !index->items.empty() && index->items.back().id <= m_first_last_id;
+  DevicePage page = page_of(*index, m_keep.has_value());
+  std::vector<DevicePage> out;
   std::erase_if(page, [&](const auto& device) { return device.first <= m_first_last_id; });
   if (auto limit = count(static_cast<std::int64_t>(page.size()), response.request)) return std::unexpected(*limit);
   const std::string lowest = page.empty() ? std::string() : page.back().first;
   std::reverse(page.begin(), page.end());
   if (!page.empty()) out.push_back(std::move(page));
-  if (static_cast<int>(index->items.size()) < m_per_page || (!lowest.empty() && index->items.back().id <= m_first_last_id)) {
+  if (!whole_page || overlaps) {
     finish(true);
     return out;
   }
@@ -369,7 +385,7 @@ void QueryResolver::maybe_split(int part, const std::string& first_id, const std
 std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::part_page(int part,
                                                                                const api::ApiResponse& response)
 {
-  auto index = read_page(response, m_per_page);
+  auto index = read_page(response, m_per_page, m_keep);
   if (!index) return std::unexpected(malformed(index.error(), response.request));
   Part& range = m_parts[static_cast<std::size_t>(part)];
   range.busy = false;
@@ -385,7 +401,7 @@ std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::part_page(i
           response.request));
     }
   }
-  DevicePage page = page_of(*index);
+  DevicePage page = page_of(*index, m_keep.has_value());
   if (auto limit = count(static_cast<std::int64_t>(page.size()), response.request)) return std::unexpected(*limit);
   if (range.pages++ == 0 && page.empty()) ++m_stats.empty_parts;
   const auto received = static_cast<std::int64_t>(page.size());
@@ -408,7 +424,7 @@ std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::part_page(i
 
 std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::sequential_page(const api::ApiResponse& response)
 {
-  auto index = read_page(response, m_per_page);
+  auto index = read_page(response, m_per_page, m_keep);
   if (!index) return std::unexpected(malformed(index.error(), response.request));
   if (!m_reported) m_reported = index->total_count;
   if (!index->items.empty() && !m_last_id.empty() && index->items.front().id <= m_last_id) {
@@ -417,7 +433,7 @@ std::expected<std::vector<DevicePage>, api::ApiError> QueryResolver::sequential_
                                          ": the pages are out of id order or repeated; stopping",
                                      response.request));
   }
-  DevicePage page = page_of(*index);
+  DevicePage page = page_of(*index, m_keep.has_value());
   if (auto limit = count(static_cast<std::int64_t>(page.size()), response.request)) return std::unexpected(*limit);
   const auto received = static_cast<std::int64_t>(page.size());
   const std::int64_t in_range = static_cast<std::int64_t>(m_sequential_page) * m_per_page + received;

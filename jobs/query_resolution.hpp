@@ -43,6 +43,7 @@
 #include <expected>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,7 +55,9 @@ using DevicePage = std::vector<std::pair<std::string, std::string>>; // id, API 
 // No query resolves to more devices than this (a server that keeps sending
 // pages and reports no total is stopped here at the latest).
 inline constexpr std::int64_t k_max_devices_per_query = 10'000'000;
-// Parts read at once at most, whatever the in-flight limit.
+// Parts read at once at most, whatever the in-flight limit (which decides
+// below it: pages in flight are what hides the round trip, each about a
+// megabyte of memory).
 inline constexpr int k_max_parts = 64;
 
 struct Resolved {
@@ -80,6 +83,10 @@ public:
   // `max_devices`: the most it reads before it gives up (tests make it small).
   explicit QueryResolver(const plans::QuerySpec& spec, int per_page = 1000,
                          std::int64_t max_devices = k_max_devices_per_query);
+
+  // Of each device's document, keep only these top-level members (what later
+  // steps read; kept_fields() says which). Without it, whole documents.
+  void keep_only(std::set<std::string> fields) { m_keep = std::move(fields); }
 
   // The requests that may be made now; each is returned once. `parallelism`:
   // how many requests could be in flight now (the parts split up to it).
@@ -128,6 +135,7 @@ private:
   std::int64_t m_max_devices;
   bool m_by_cursor;
   std::string m_base_query; // JSON text of the query pages are read with
+  std::optional<std::set<std::string>> m_keep;
   Stage m_stage = Stage::first;
   std::deque<PageRequest> m_ready;
   std::map<int, int> m_request_part; // request id -> part index (-1: page 0, -2: the tail, -3: an offset page)
@@ -146,6 +154,13 @@ private:
   Resolved m_resolved;
   ResolutionStats m_stats;
 };
+
+// What of a device's document a plan's steps read (each patch step's
+// fields, jobs/patch_step.hpp, and the name every preview shows; the id is
+// kept beside the document): all
+// a device list needs to keep, whatever query it is for, since a preview
+// reads each device from whichever list holds it.
+std::set<std::string> kept_fields(const plans::Plan& plan);
 
 // The parameters of the first request for a query: also how `drift` and
 // `whole fleet` checks count devices.

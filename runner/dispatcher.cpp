@@ -57,8 +57,13 @@ std::optional<Answer> Dispatcher::wait(SteadyTime until)
     const auto sent = m_sent_at.find(answer->ticket);
     if (sent == m_sent_at.end()) continue; // abandoned earlier (a cancelled wait): not ours any more
     const auto now = m_clock.now();
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent->second);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent->second);
     m_sent_at.erase(sent);
+    // The round trip is the request's time on the wire, as the transport
+    // timed it, when known: an answer that waited for this thread to take it
+    // (a busy coordinator) would otherwise read as a slow server and call for
+    // more requests in flight, which only make the wait longer.
+    if (answer->result && answer->result->elapsed.count() > 0) took = std::min(took, answer->result->elapsed);
     // Smoothed like TCP's: an eighth of each new sample.
     m_round_trip = m_round_trip.count() == 0 ? took : (m_round_trip * 7 + took) / 8;
     count(answer->result, now);

@@ -112,8 +112,7 @@ std::vector<StepPrediction> simulate_plan(const state::StateStore& store, const 
           if (prediction.uncertain++ == 0)
             prediction.uncertain_example = api::string_member(document, "name", id) + ": " + simulated.uncertain;
         }
-        for (const auto& change : jobs::document_changes(document, simulated.after, simulated.trace))
-          prediction.count(change);
+        for (const auto& change : simulated.changes) prediction.count(change);
         if (visit) visit({i, id, document, simulated.after, simulated});
         document = simulated.after;
       }

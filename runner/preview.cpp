@@ -96,7 +96,7 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
           [&](const DevicePrediction& device) {
             if (device.step != i) return;
             json changes = json::array();
-            for (const auto& c : jobs::document_changes(device.before, device.after, device.simulated.trace)) {
+            for (const auto& c : device.simulated.changes) {
               changes.push_back(
                   {{"field", c.field}, {"op", jobs::to_string(c.op)}, {"before", c.before}, {"after", c.after}});
             }

@@ -121,10 +121,12 @@ std::expected<void, api::ApiError> resolve_queries(const plans::Plan& plan, cons
   for (const auto& step : plan.steps) {
     if (!step.query.empty()) used.insert(step.query);
   }
+  const std::set<std::string> kept = jobs::kept_fields(plan);
   for (const auto& spec : plan.queries) {
     if (!used.contains(spec.name)) continue;
     sink.begin_list(run_id, spec);
     jobs::QueryResolver resolver(spec);
+    resolver.keep_only(kept);
     ReadLoop loop(context);
     const auto queue_requests = [&] {
       for (auto& request : resolver.take_requests(context.dispatcher.in_flight_limit()))

@@ -120,10 +120,32 @@ CREATE TABLE run_locks (
 // Migrations, each taking a file from version N to N + 1 (the first: 1 to 2).
 // A new file gets version 1's schema and then every migration, so that one
 // path is exercised however a file came to be.
-constexpr std::array<const char*, 1> k_migrations = {
+constexpr std::array<const char*, 2> k_migrations = {
     // 2: the ${VAR}s a run's plan used: names and the SHA-256 of their values
     // (a changed plan is refused naming them, never showing a value).
     "ALTER TABLE runs ADD COLUMN variables_json TEXT NOT NULL DEFAULT '{}';",
+    // 3: device lists in one B-tree keyed by (list, device id), lists named
+    // once: a million devices are inserted into one tree, not two, and a row
+    // no longer repeats its run id and query name.
+    R"sql(
+CREATE TABLE device_lists (
+  list_id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  query_name TEXT NOT NULL,
+  UNIQUE (run_id, query_name)
+);
+CREATE TABLE list_devices (
+  list_id INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (list_id, device_id)
+) WITHOUT ROWID;
+INSERT INTO device_lists (run_id, query_name) SELECT DISTINCT run_id, query_name FROM query_devices;
+INSERT OR IGNORE INTO list_devices (list_id, device_id, document)
+  SELECT l.list_id, q.device_id, q.document FROM query_devices q
+  JOIN device_lists l ON l.run_id = q.run_id AND l.query_name = q.query_name;
+DROP TABLE query_devices;
+)sql",
 };
 static_assert(k_migrations.size() + 1 == k_schema_version, "k_schema_version is 1 + the migrations");
 
@@ -593,7 +615,10 @@ std::vector<std::string> StateStore::runs_read_by(const std::string& id) const
 void StateStore::delete_run(const std::string& id)
 {
   auto transaction = this->transaction();
-  for (const char* table : {"query_devices", "queries", "batches", "steps", "events", "run_locks"}) {
+  Statement remove_devices(m_impl->db,
+                           "DELETE FROM list_devices WHERE list_id IN (SELECT list_id FROM device_lists WHERE run_id = ?1)");
+  remove_devices.bind(1, id).run();
+  for (const char* table : {"device_lists", "queries", "batches", "steps", "events", "run_locks"}) {
     Statement remove(m_impl->db, (std::string("DELETE FROM ") + table + " WHERE run_id = ?1").c_str());
     remove.bind(1, id).run();
   }
@@ -658,9 +683,12 @@ std::vector<QueryRecord> StateStore::queries(const std::string& run_id) const
   return out;
 }
 
+// A device list's rows are found by its list id: ?1 and ?2 are the run and the query.
+#define FLEETRUN_LIST_ID "(SELECT list_id FROM device_lists WHERE run_id = ?1 AND query_name = ?2)"
+
 void StateStore::clear_query_devices(const std::string& run_id, const std::string& name)
 {
-  Statement remove(m_impl->db, "DELETE FROM query_devices WHERE run_id = ?1 AND query_name = ?2");
+  Statement remove(m_impl->db, "DELETE FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID);
   remove.bind(1, run_id).bind(2, name).run();
 }
 
@@ -668,16 +696,16 @@ void StateStore::append_devices(const std::string& run_id, const std::string& na
                                 const std::vector<std::pair<std::string, std::string>>& devices)
 {
   Transaction transaction(*this);
-  // The next position from the primary key's last entry (a count would read
-  // every row, which grows with each page).
-  Statement next(m_impl->db, "SELECT coalesce(max(position) + 1, 0) FROM query_devices WHERE run_id = ?1 AND "
-                             "query_name = ?2");
-  next.bind(1, run_id).bind(2, name);
-  std::int64_t position = next.step() ? next.integer(0) : 0;
-  Statement insert(m_impl->db, "INSERT INTO query_devices (run_id, query_name, position, device_id, document) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5)");
+  Statement list(m_impl->db, "INSERT OR IGNORE INTO device_lists (run_id, query_name) VALUES (?1, ?2)");
+  list.bind(1, run_id).bind(2, name).run();
+  Statement find(m_impl->db, "SELECT list_id FROM device_lists WHERE run_id = ?1 AND query_name = ?2");
+  find.bind(1, run_id).bind(2, name);
+  if (!find.step()) throw StateFailure("device list " + run_id + "/" + name + " could not be made in " + path());
+  const std::int64_t list_id = find.integer(0);
+  // A device a page repeats (the fleet changed between pages) is kept once.
+  Statement insert(m_impl->db, "INSERT OR IGNORE INTO list_devices (list_id, device_id, document) VALUES (?1, ?2, ?3)");
   for (const auto& [id, document] : devices) {
-    insert.bind(1, run_id).bind(2, name).bind(3, position++).bind(4, id).bind(5, document).run();
+    insert.bind(1, list_id).bind(2, id).bind(3, document).run();
     insert.reset();
   }
   transaction.commit();
@@ -685,7 +713,7 @@ void StateStore::append_devices(const std::string& run_id, const std::string& na
 
 std::int64_t StateStore::device_count(const std::string& run_id, const std::string& name) const
 {
-  Statement count(m_impl->db, "SELECT count(*) FROM query_devices WHERE run_id = ?1 AND query_name = ?2");
+  Statement count(m_impl->db, "SELECT count(*) FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID);
   count.bind(1, run_id).bind(2, name);
   return count.step() ? count.integer(0) : 0;
 }
@@ -694,10 +722,10 @@ void StateStore::for_each_device(const std::string& run_id, const std::string& n
                                  const std::function<void(const std::string&, const std::string&)>& visit,
                                  std::int64_t limit) const
 {
-  Statement select(m_impl->db, with_documents ? "SELECT device_id, document FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY device_id LIMIT ?3"
-                                              : "SELECT device_id, '' FROM query_devices WHERE run_id = ?1 AND "
-                                                "query_name = ?2 ORDER BY device_id LIMIT ?3");
+  Statement select(m_impl->db, with_documents ? "SELECT device_id, document FROM list_devices WHERE list_id = "
+                                                FLEETRUN_LIST_ID " ORDER BY device_id LIMIT ?3"
+                                              : "SELECT device_id, '' FROM list_devices WHERE list_id = "
+                                                FLEETRUN_LIST_ID " ORDER BY device_id LIMIT ?3");
   select.bind(1, run_id).bind(2, name).bind(3, limit);
   while (select.step()) visit(select.text(0), select.text(1));
 }
@@ -706,10 +734,11 @@ void StateStore::for_each_device_excluding(const std::string& run_id, const std:
                                            const std::vector<std::string>& excluded,
                                            const std::function<void(const std::string& id)>& visit) const
 {
-  std::string sql = "SELECT device_id FROM query_devices a WHERE a.run_id = ?1 AND a.query_name = ?2";
+  std::string sql = "SELECT device_id FROM list_devices a WHERE a.list_id = " FLEETRUN_LIST_ID;
   for (std::size_t i = 0; i < excluded.size(); ++i) {
-    sql += " AND NOT EXISTS (SELECT 1 FROM query_devices b WHERE b.run_id = ?1 AND b.query_name = ?" +
-           std::to_string(i + 3) + " AND b.device_id = a.device_id)";
+    sql += " AND NOT EXISTS (SELECT 1 FROM list_devices b WHERE b.list_id = (SELECT list_id FROM device_lists WHERE "
+           "run_id = ?1 AND query_name = ?" +
+           std::to_string(i + 3) + ") AND b.device_id = a.device_id)";
   }
   sql += " ORDER BY a.device_id";
   Statement select(m_impl->db, sql.c_str());
@@ -723,10 +752,10 @@ namespace {
 class SqlDeviceCursor final : public StateStore::DeviceCursor {
 public:
   SqlDeviceCursor(sqlite3* db, const std::string& run_id, const std::string& name, bool with_documents)
-      : m_select(db, with_documents ? "SELECT device_id, document FROM query_devices WHERE run_id = ?1 AND "
-                                      "query_name = ?2 ORDER BY device_id"
-                                    : "SELECT device_id, '' FROM query_devices WHERE run_id = ?1 AND "
-                                      "query_name = ?2 ORDER BY device_id")
+      : m_select(db, with_documents
+                         ? "SELECT device_id, document FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
+                           " ORDER BY device_id"
+                         : "SELECT device_id, '' FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID " ORDER BY device_id")
   {
     m_select.bind(1, run_id).bind(2, name);
   }
@@ -759,9 +788,9 @@ std::vector<std::string> StateStore::devices_missing_from(const std::string& a_r
                                                           std::int64_t limit, std::int64_t& total) const
 {
   const char* k_sql =
-      "SELECT device_id FROM query_devices a WHERE a.run_id = ?1 AND a.query_name = ?2 AND NOT EXISTS "
-      "(SELECT 1 FROM query_devices b WHERE b.run_id = ?3 AND b.query_name = ?4 AND b.device_id = a.device_id) "
-      "ORDER BY a.device_id";
+      "SELECT device_id FROM list_devices a WHERE a.list_id = " FLEETRUN_LIST_ID " AND NOT EXISTS "
+      "(SELECT 1 FROM list_devices b WHERE b.list_id = (SELECT list_id FROM device_lists WHERE run_id = ?3 AND "
+      "query_name = ?4) AND b.device_id = a.device_id) ORDER BY a.device_id";
   Statement select(m_impl->db, k_sql);
   select.bind(1, a_run).bind(2, a_name).bind(3, b_run).bind(4, b_name);
   std::vector<std::string> sample;

@@ -20,7 +20,7 @@
 namespace fleetrun::state {
 
 // 1 + the migrations in state_store.cpp; docs/STATE.md lists what each added.
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 inline constexpr std::uint32_t k_application_id = 0x464C5254; // "FLRT", in the SQLite header
 
 // Thrown when the state file fails under a running command (disk full, I/O

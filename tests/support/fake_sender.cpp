@@ -41,6 +41,7 @@ void FakeSender::submit(runner::Ticket ticket, api::RequestSpec request)
 {
   const auto now = m_clock.now();
   api::ApiResult result = m_responder(request);
+  if (result) result->elapsed = m_latency; // the time on the wire, as the transport times it
   std::lock_guard lock(m_mutex);
   m_sent.push_back({std::move(request), now});
   m_pending.push_back({now + m_latency, {ticket, std::move(result)}});
