@@ -1,6 +1,6 @@
 #include "api/answer_text.hpp"
 
-#include "api/string_scan.hpp"
+#include "losant/string_scan.hpp"
 
 #include <algorithm>
 #include <array>
@@ -47,7 +47,7 @@ bool json_depth_within(std::string_view text, int max_depth)
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (in_string) {
-      i += plain_string_run(text.data() + i, text.size() - i);
+      i += losant::plain_string_run(text.data() + i, text.size() - i);
       if (i >= text.size()) break;
     }
     const char c = text[i];

@@ -1,6 +1,6 @@
 #include "api/device_page.hpp"
 
-#include "api/string_scan.hpp"
+#include "losant/string_scan.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -241,7 +241,7 @@ private:
     const std::size_t start = m_pos;
     if (!take('"')) return fail("expected a string");
     for (; m_pos < m_text.size(); ++m_pos) {
-      m_pos += plain_string_run(m_text.data() + m_pos, m_text.size() - m_pos);
+      m_pos += losant::plain_string_run(m_text.data() + m_pos, m_text.size() - m_pos);
       if (m_pos >= m_text.size()) break;
       const char c = m_text[m_pos];
       if (c == '"') {

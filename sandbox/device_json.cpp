@@ -1,6 +1,7 @@
 #include "sandbox/device.hpp"
 
 #include "losant/object_id.hpp"
+#include "losant/string_scan.hpp"
 #include "losant/time_format.hpp"
 
 #include <nlohmann/json.hpp>
@@ -115,8 +116,9 @@ void append_string(std::string& out, std::string_view text)
   out += '"';
   std::size_t plain = 0; // start of the run of characters that need no escape
   for (std::size_t i = 0; i < text.size(); ++i) {
+    i += losant::plain_string_run(text.data() + i, text.size() - i);
+    if (i >= text.size()) break;
     const char c = text[i];
-    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
     out.append(text.data() + plain, i - plain);
     plain = i + 1;
     switch (c) {

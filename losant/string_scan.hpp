@@ -10,7 +10,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace fleetrun::api {
+namespace fleetrun::losant {
 
 // The offset in [p, p + n) of the first byte that ends a run of plain
 // string characters: a quote, a backslash or a control character (below
@@ -37,4 +37,4 @@ inline std::size_t plain_string_run(const char* p, std::size_t n)
   return n;
 }
 
-} // namespace fleetrun::api
+} // namespace fleetrun::losant
