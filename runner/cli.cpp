@@ -113,6 +113,7 @@ void add_sandbox_command(CLI::App& app, SandboxOptions& o, int& selected)
   cmd->add_option("--fault-route", o.fault_route,
                   "faults only on this route, e.g. \"POST /devices/command\" (default: every route)");
   cmd->add_option("--latency-ms", o.latency_ms, "added latency per request")->capture_default_str();
+  cmd->add_flag("--bare-429", o.bare_429, "answer a request over the rate limit with a 429 and no Retry-After");
   cmd->add_option("--jitter-ms", o.jitter_ms, "each request's latency varies by up to this much either way")
       ->capture_default_str();
   cmd->add_option("--request-log", o.request_log, "append a JSON line per request to this file (tokens redacted)");

@@ -57,6 +57,7 @@ int run_sandbox(const SandboxOptions& options)
   rc.fault_drop_after = options.fault_drop_after;
   rc.latency_ms = options.latency_ms;
   rc.jitter_ms = options.jitter_ms;
+  rc.retry_after = !options.bare_429;
   rc.fault_route = options.fault_route;
   rc.job_threshold = options.job_threshold;
   rc.job_duration_ms = options.job_duration_ms;

@@ -36,6 +36,7 @@ struct SandboxOptions {
   std::string fault_route; // "POST /devices/command": faults only on that route
   int latency_ms = 0;
   int jitter_ms = 0;
+  bool bare_429 = false;
   std::string request_log;
   bool log_bodies = false;
   std::string tls_certificate;

@@ -243,6 +243,14 @@ private:
       // Whatever else is scheduled stays where it is, for resume.
       if (first == m_timers.end()) return wake;
       if (first->first > now) return first->first;
+      // Job polls never crowd out batches: while a batch waits to be sent,
+      // a poll takes at most one request in ten.
+      if (follows_a_job(first->second.second.purpose) && sending == Sending::everything && m_poll_credit < 1) {
+        const auto send = std::find_if(std::next(first), m_timers.end(), [&](const auto& timer) {
+          return timer.first <= now && timer.second.second.purpose == Purpose::send;
+        });
+        if (send != m_timers.end()) first = send;
+      }
       if (!m_dispatcher.try_take(now, wake)) return wake;
       auto [batch_index, want] = std::move(first->second);
       m_timers.erase(first);
@@ -256,9 +264,15 @@ private:
       m_in_flight.emplace(ticket, std::make_pair(batch_index, std::move(want)));
       auto& counters = m_owner.m_allowance.counters;
       switch (purpose) {
-      case Purpose::send: ++counters.batch_requests; break;
+      case Purpose::send:
+        ++counters.batch_requests;
+        m_poll_credit = std::min(3.0, m_poll_credit + 0.1);
+        break;
       case Purpose::poll_job:
-      case Purpose::list_jobs: ++counters.job_poll_requests; break;
+      case Purpose::list_jobs:
+        ++counters.job_poll_requests;
+        m_poll_credit = std::max(0.0, m_poll_credit - 1);
+        break;
       case Purpose::read_history:
       case Purpose::look_up_created: ++counters.reconciliation_requests; break;
       }
@@ -414,6 +428,7 @@ private:
   std::int64_t m_requests_at_start = 0;
   std::multimap<SteadyTime, std::pair<int, Want>> m_timers;
   std::map<Ticket, std::pair<int, Want>> m_in_flight;
+  double m_poll_credit = 1; // polls allowed while batches wait (one in ten requests)
   bool m_stopping = false;
   bool m_aborting = false;
   bool m_unfinished = false;
@@ -456,6 +471,7 @@ state::RunRecord Coordinator::begin(state::RunKind kind, const RunOrigin& origin
   for (const auto& earlier : m_store.runs()) {
     if (earlier.api_url == run.api_url && earlier.application_id == run.application_id && earlier.learned_rate > 0) {
       m_services.limiter.start_at(earlier.learned_rate, m_services.clock.now());
+      m_started_from = earlier.learned_rate;
       run.learned_rate = earlier.learned_rate;
       spdlog::debug("starting at {:.1f} requests/s, learned by run {}", earlier.learned_rate, earlier.id);
       break;
@@ -488,7 +504,7 @@ std::expected<void, state::LockHolder> Coordinator::take_over(const std::string&
 void Coordinator::heartbeat(const std::string& run_id)
 {
   m_store.heartbeat(run_id);
-  const double rate = m_services.limiter.current_rate();
+  const double rate = m_services.limiter.rate_to_store(m_started_from);
   if (std::abs(rate - m_saved_rate) > 1e-9) {
     m_saved_rate = rate;
     m_store.set_learned_rate(run_id, rate);
@@ -616,7 +632,12 @@ RunResult Coordinator::execute(const std::string& run_id)
   const auto run = m_store.run(run_id);
   const auto now = m_services.clock.now();
   m_execute_started = now;
-  if (run && run->learned_rate > 0) m_services.limiter.start_at(run->learned_rate, now);
+  // A resumed run starts where it (or the run before it) left the rate; a
+  // run begun in this process already did, and learned since.
+  if (run && run->learned_rate > 0 && m_started_from <= 0) {
+    m_services.limiter.start_at(run->learned_rate, now);
+    m_started_from = run->learned_rate;
+  }
   m_services.limiter.allow_in_flight(std::min(m_settings.concurrency, 4));
   RunResult result;
   bool had_failures = false;
@@ -640,7 +661,7 @@ RunResult Coordinator::execute(const std::string& run_id)
   if (result.outcome == RunOutcome::completed && had_failures) {
     result = {RunOutcome::failed, "some steps had failures (--keep-going ran the later ones)"};
   }
-  m_store.set_learned_rate(run_id, m_services.limiter.current_rate());
+  m_store.set_learned_rate(run_id, m_services.limiter.rate_to_store(m_started_from));
   // The loop already waited for what was in flight (up to the drain deadline);
   // anything still inside a request now is left to finish on its own.
   m_services.sender.stop(std::chrono::milliseconds(1000));

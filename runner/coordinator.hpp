@@ -124,6 +124,7 @@ private:
   Dispatcher m_dispatcher;
   int m_pages_since_sync = 0;
   double m_saved_rate = -1;
+  double m_started_from = 0; // the learned rate this run started from (0: none)
   SteadyTime m_next_file_check{};
   std::unique_ptr<state::RelaxedDurability> m_relaxed;
   ProgressObserver m_progress;

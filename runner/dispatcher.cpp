@@ -26,7 +26,11 @@ int Dispatcher::in_flight_limit() const
     const int needed = static_cast<int>(std::ceil(accepted * seconds * 1.5)) + 3;
     return std::clamp(std::min(needed, m_slow_start), 1, m_ceiling);
   }
-  const int needed = static_cast<int>(std::ceil(rate * seconds * 1.5)) + 1;
+  // Known rate: what it needs over the time a request holds its slot, from
+  // sending to its answer taken (the wire's round trip and any wait for the
+  // coordinator to take it).
+  const double cycle = std::max(seconds, std::chrono::duration<double>(m_cycle).count());
+  const int needed = static_cast<int>(std::ceil(rate * cycle * 1.5)) + 1;
   return std::clamp(needed, 1, m_ceiling);
 }
 
@@ -42,11 +46,21 @@ bool Dispatcher::try_take(SteadyTime now, SteadyTime& retry_at)
 Ticket Dispatcher::send(api::RequestSpec request)
 {
   const Ticket ticket = ++m_last_ticket;
-  m_sent_at.emplace(ticket, m_clock.now());
+  const auto now = m_clock.now();
+  m_sent_at.emplace(ticket, now);
+  m_limiter.on_sent(now);
   ++m_counters.requests;
   ++m_counters.timeline[m_clock.wall_ms() / 1000].requests;
   m_sender.submit(ticket, std::move(request));
   return ticket;
+}
+
+void Dispatcher::abandon(Ticket ticket)
+{
+  const auto sent = m_sent_at.find(ticket);
+  if (sent == m_sent_at.end()) return;
+  m_limiter.forget_sent(sent->second); // its answer will not be counted: no estimate waits for it
+  m_sent_at.erase(sent);
 }
 
 std::optional<Answer> Dispatcher::wait(SteadyTime until)
@@ -57,8 +71,10 @@ std::optional<Answer> Dispatcher::wait(SteadyTime until)
     const auto sent = m_sent_at.find(answer->ticket);
     if (sent == m_sent_at.end()) continue; // abandoned earlier (a cancelled wait): not ours any more
     const auto now = m_clock.now();
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent->second);
+    const SteadyTime sent_at = sent->second;
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - sent_at);
     m_sent_at.erase(sent);
+    m_cycle = m_cycle.count() == 0 ? took : (m_cycle * 7 + took) / 8;
     // The round trip is the request's time on the wire, as the transport
     // timed it, when known: an answer that waited for this thread to take it
     // (a busy coordinator) would otherwise read as a slow server and call for
@@ -66,15 +82,21 @@ std::optional<Answer> Dispatcher::wait(SteadyTime until)
     if (answer->result && answer->result->elapsed.count() > 0) took = std::min(took, answer->result->elapsed);
     // Smoothed like TCP's: an eighth of each new sample.
     m_round_trip = m_round_trip.count() == 0 ? took : (m_round_trip * 7 + took) / 8;
-    count(answer->result, now);
+    count(answer->result, sent_at, now);
     return answer;
   }
 }
 
-void Dispatcher::count(const api::ApiResult& result, SteadyTime now)
+void Dispatcher::count(const api::ApiResult& result, SteadyTime sent, SteadyTime now)
 {
+  const bool throttled = !result && result.error().status == 429;
+  const double before = m_limiter.current_rate();
+  m_limiter.on_answer(sent, now, throttled);
+  if (m_limiter.current_rate() != before) {
+    spdlog::debug("{}: pacing at {:.2f} requests/s (was {:.2f}; {:.1f}/s accepted over the last second)",
+                  throttled ? "429" : "answer", m_limiter.current_rate(), before, m_limiter.accepted_rate(now));
+  }
   if (result) {
-    m_limiter.on_success(now);
     m_throttled_since.reset();
     if (!m_rate_found && m_limiter.current_rate() <= 0) m_slow_start = std::min(m_ceiling, m_slow_start + 1);
     return;
@@ -84,12 +106,6 @@ void Dispatcher::count(const api::ApiResult& result, SteadyTime now)
   auto& second = m_counters.timeline[m_clock.wall_ms() / 1000];
   ++(error.status == 429 ? second.throttled : second.failed);
   if (error.status == 429) {
-    const double before = m_limiter.current_rate();
-    m_limiter.on_throttled(now);
-    if (m_limiter.current_rate() != before) {
-      spdlog::debug("429: pacing at {:.2f} requests/s (was {:.2f}; {:.1f}/s accepted over the last second)",
-                    m_limiter.current_rate(), before, m_limiter.accepted_rate(now));
-    }
     m_rate_found = true;
     if (!m_throttled_since) m_throttled_since = now;
   }

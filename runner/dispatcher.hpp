@@ -42,7 +42,7 @@ public:
   std::optional<Answer> wait(SteadyTime until);
 
   // Its answer, when it comes, is dropped; it no longer counts as in flight.
-  void abandon(Ticket ticket) { m_sent_at.erase(ticket); }
+  void abandon(Ticket ticket);
 
   int in_flight() const { return static_cast<int>(m_sent_at.size()); }
   int in_flight_limit() const;
@@ -51,7 +51,7 @@ public:
   std::optional<std::string> throttled_too_long() const;
 
 private:
-  void count(const api::ApiResult& result, SteadyTime now);
+  void count(const api::ApiResult& result, SteadyTime sent, SteadyTime now);
 
   RequestSender& m_sender;
   RateLimiter& m_limiter;
@@ -63,7 +63,8 @@ private:
   std::map<Ticket, SteadyTime> m_sent_at;
   int m_slow_start = 4;                      // the limit until the first 429 (when the rate is not known)
   bool m_rate_found = false;                 // a 429 was seen, or the rate was told or learned before
-  std::chrono::milliseconds m_round_trip{0}; // smoothed
+  std::chrono::milliseconds m_round_trip{0}; // smoothed, on the wire
+  std::chrono::milliseconds m_cycle{0};      // smoothed, from sending to the answer taken
   std::optional<SteadyTime> m_throttled_since;
 };
 

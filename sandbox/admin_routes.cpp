@@ -42,6 +42,7 @@ template <class T> ConfigKey config_key(const char* name, T RuntimeConfig::*memb
 const std::vector<ConfigKey> k_config_keys = {
     config_key("rate", &RuntimeConfig::rate),
     config_key("burst", &RuntimeConfig::burst),
+    config_key("retryAfter", &RuntimeConfig::retry_after),
     config_key("fault5xx", &RuntimeConfig::fault_5xx),
     config_key("faultDropBefore", &RuntimeConfig::fault_drop_before),
     config_key("faultDropAfter", &RuntimeConfig::fault_drop_after),

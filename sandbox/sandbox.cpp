@@ -159,9 +159,11 @@ Response Sandbox::Impl::api(const Request& request, const std::vector<std::strin
   const RuntimeConfig rc = runtime();
   if (auto wait = take_token(token, rc)) {
     Response limited = error_response(429, "TooManyRequests", "Rate limit exceeded, retry later");
-    limited.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(*wait))));
-    limited.headers.emplace_back("X-Sandbox-Retry-After-Ms",
-                                 std::to_string(static_cast<long>(std::ceil(*wait * 1000))));
+    if (rc.retry_after) {
+      limited.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(*wait))));
+      limited.headers.emplace_back("X-Sandbox-Retry-After-Ms",
+                                   std::to_string(static_cast<long>(std::ceil(*wait * 1000))));
+    }
     count("rate limited", "rateLimited");
     return limited;
   }

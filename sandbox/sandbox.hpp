@@ -18,6 +18,7 @@ namespace fleetrun::sandbox {
 struct RuntimeConfig {
   double rate = 0;                 // requests per second per token; 0: unlimited
   double burst = 0;                // bucket size; 0: same as rate
+  bool retry_after = true;         // false: a bare 429 (no Retry-After), as Losant is said to answer
   double fault_5xx = 0;            // probability of a 503 instead of handling
   double fault_drop_before = 0;    // probability of closing the connection before handling
   double fault_drop_after = 0;     // probability (mutations only) of closing it after handling

@@ -481,9 +481,11 @@ steps: [{id: t, action: patch, query: all, batch_size: 500, allow_whole_fleet: t
 
 TEST_CASE("with default flags a run against an unknown rate limit learns it and completes", "[apply_command]")
 {
-  // Issue 11's new user: a sandbox limited to 50/s, small batches, no flags.
+  // Issue 11's new user: a sandbox with a rate limit, small batches, no flags.
   // Before, 543 429s used up the retry budget and 43 batches failed for good.
-  SandboxProcess sandbox({"--devices", "12000", "--seed", "11", "--rate", "50"});
+  // 20/s is a pace any machine keeps, sanitizers and a second test running
+  // included: the run always meets the limit, and has seconds to measure it.
+  SandboxProcess sandbox({"--devices", "12000", "--seed", "11", "--rate", "20", "--bare-429"});
   TempDir dir;
   write_file(dir / "plan.yaml", R"(version: 1
 queries: {sensors: {query: {deviceClass: {$ne: gateway}}}}
@@ -499,20 +501,15 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   const json counters = facts["summary"]["counters"];
   const auto requests = counters["requests"].get<double>();
   const auto throttled = counters["throttled429"].get<double>();
-  WARN("unknown limit of 50/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
+  INFO("unknown limit of 20/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
                                  << "/s");
-  CHECK(throttled <= 8 + 0.02 * requests); // finding the limit costs what was in flight then; little after
-  // A machine too busy to reach 50/s (ASan, or CI running two tests at once) meets no limit and has
-  // nothing to learn; the learning itself is checked with a fake clock in rate_limiter_test.cpp.
-  if (throttled == 0) {
-    WARN("the run never reached the limit: nothing learned, nothing to check");
-    return;
-  }
-  CHECK(facts["learnedRate"].get<double>() >= 40);
-  // No upper bound here: on a loaded machine (CI runs two tests at once) answers are taken in clumps,
-  // the first 429's estimate comes out high (175/s against 50 was seen), and a run this short may end
-  // before the next 429 corrects it. How close the estimate comes is checked with a fake clock in
-  // tests/runner/rate_limiter_test.cpp; here: no failed batch, few 429s, a rate learned.
+  CHECK(throttled > 0);                   // it met the limit
+  CHECK(throttled <= 8 + 0.04 * requests); // finding it costs what was in flight then; little after
+  // What it stores for the next run: measured between 429s, by the times
+  // requests left (answers taken in clumps on a busy machine do not count),
+  // a lower bound of the limit, never above it.
+  CHECK(facts["learnedRate"].get<double>() >= 0.8 * 20);
+  CHECK(facts["learnedRate"].get<double>() <= 20);
 }
 
 TEST_CASE("notify: the webhook hears how a run ended, and a webhook that fails changes nothing", "[apply_command]")

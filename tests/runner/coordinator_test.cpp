@@ -455,3 +455,39 @@ TEST_CASE("progress is reported on the clock's schedule, growing, and once when 
   CHECK(seen.back().step_id == "tag");
   CHECK(seen.back().step_count == 1);
 }
+
+TEST_CASE("job polls take at most one request in ten while batches wait to be sent", "[coordinator]")
+{
+  // Every batch is enqueued as a job that runs on; told 10/s, the 40
+  // batches need 4 s: polls of the jobs already enqueued must not slow them.
+  FakeRun f(k_patch_plan, 2000, [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
+    if (request.method == "PATCH") {
+      real(request);
+      const std::string job = json::parse(*request.body)["deviceIds"][0];
+      return ok(202, json{{"jobQueued", true}, {"jobId", job}, {"success", true}}.dump());
+    }
+    if (request.path.starts_with("/jobLogs/"))
+      return ok(200, R"({"status":"queued"})"); // no progress reported: polled often
+    return std::nullopt;
+  });
+  f.limiter = RateLimiter(10, 1, f.clock.now());
+  f.settings.rate = 10;
+  f.settings.concurrency = 4;
+  f.plan.options.job_timeout_seconds = 20; // the jobs never end: followed for 20 s
+  const auto started = f.clock.now();
+  f.apply();
+  CHECK(f.sender.count("PATCH", "/devices") == 40);
+  int index = 0;
+  int requests_at_last_batch = 0;
+  std::chrono::milliseconds last_batch_at{0};
+  for (const auto& sent : f.sender.sent()) {
+    ++index;
+    if (sent.request.method != "PATCH") continue;
+    requests_at_last_batch = index;
+    last_batch_at = std::chrono::duration_cast<std::chrono::milliseconds>(sent.at - started);
+  }
+  // 41 requests (a page and 40 batches) at 10/s, and polls at most a tenth of the requests meanwhile.
+  CHECK(last_batch_at <= std::chrono::milliseconds(4600));
+  CHECK(requests_at_last_batch - 41 <= 5);
+  CHECK(f.counters.job_poll_requests > 40); // the jobs were followed
+}
