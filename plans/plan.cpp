@@ -105,4 +105,17 @@ std::string sha256_hex(std::string_view text)
   return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
+std::vector<std::string> deleted_before(const Plan& plan, std::size_t index)
+{
+  std::vector<std::string> queries;
+  for (std::size_t i = 0; i < index && i < plan.steps.size(); ++i) {
+    const auto& step = plan.steps[i];
+    if (step.action == ActionKind::delete_devices && !step.query.empty() &&
+        std::find(queries.begin(), queries.end(), step.query) == queries.end()) {
+      queries.push_back(step.query);
+    }
+  }
+  return queries;
+}
+
 } // namespace fleetrun::plans

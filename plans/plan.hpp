@@ -131,6 +131,10 @@ struct Plan {
   const QuerySpec* find_query(std::string_view name) const;
 };
 
+// The queries of delete steps before step `index`: the preview and apply
+// leave their devices out of that step.
+std::vector<std::string> deleted_before(const Plan& plan, std::size_t index);
+
 // SHA-256 of text, as 64 lowercase hex characters.
 std::string sha256_hex(std::string_view text);
 

@@ -22,18 +22,16 @@
 //     the failure budget or a halt;
 //   the step ends when every batch is final or nothing more can be done now.
 
-#include "runner/batch_machine.hpp"
-#include "runner/clock.hpp"
 #include "runner/dispatcher.hpp"
 #include "runner/progress.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/request_sender.hpp"
 #include "runner/resolution.hpp"
-#include "runner/run_counters.hpp"
 #include "runner/settings.hpp"
 
+#include "runner/machine_names.hpp"
 #include "plans/plan.hpp"
-#include "state/state_store.hpp"
+#include "state/run_journal.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -68,7 +66,7 @@ struct RunOrigin {
 
 class Coordinator final : public DeviceListSink {
 public:
-  Coordinator(state::StateStore& store, const plans::Plan& plan, RunServices services, ExecutionSettings settings);
+  Coordinator(state::RunJournal& journal, const plans::Plan& plan, RunServices services, ExecutionSettings settings);
 
   // A new run of the plan: its row, and for an apply its lock (the error
   // names the holder when the lock is taken).
@@ -116,7 +114,7 @@ private:
   void check_state_file();
   ReadContext read_context();
 
-  state::StateStore& m_store;
+  state::RunJournal& m_store; // the run's every write; reads through m_store.reader()
   const plans::Plan& m_plan;
   RunServices m_services;
   ExecutionSettings m_settings;

@@ -23,7 +23,7 @@ int Dispatcher::in_flight_limit() const
     // answers so far show to be needed, so that the burst that finds the
     // limit (every request in flight then is refused) stays small.
     const double accepted = m_limiter.accepted_rate(m_clock.now());
-    const int needed = static_cast<int>(std::ceil(accepted * seconds * 1.5)) + 3;
+    const int needed = static_cast<int>(std::ceil(accepted * seconds * 1.5)) + 4;
     return std::clamp(std::min(needed, m_slow_start), 1, m_ceiling);
   }
   // Known rate: what it needs over the time a request holds its slot, from

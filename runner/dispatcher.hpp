@@ -14,10 +14,9 @@
 // hold), and 429s to every request for longer than the run may wait are
 // reported (throttled_too_long). Not thread safe: the coordinator owns it.
 
-#include "runner/clock.hpp"
+#include "runner/machine_names.hpp"
 #include "runner/rate_limiter.hpp"
 #include "runner/request_sender.hpp"
-#include "runner/run_counters.hpp"
 
 #include <chrono>
 #include <map>

@@ -1,7 +1,6 @@
 #pragma once
-// Live progress of a run: what the coordinator reports every few seconds
-// (a snapshot of the step under way) and the line people read. Pure: the
-// times come in with the snapshot.
+// Live progress of a run: what the coordinator reports every few seconds, a
+// snapshot of the step under way (report/progress_line.hpp words it).
 
 #include <chrono>
 #include <cstdint>
@@ -27,12 +26,5 @@ struct ProgressSnapshot {
 };
 
 using ProgressObserver = std::function<void(const ProgressSnapshot&)>;
-
-// "step 2/4 ping (send_command): 12,000/27,760 devices 43.2 %, 18.4 req/s, 3 × 429, 0 retries,
-//  elapsed 1m05s, ETA 1m25s". The ETA is left out until a device has finished.
-std::string progress_line(const ProgressSnapshot& snapshot);
-
-// "45s", "1m05s", "2h03m".
-std::string duration_text(std::chrono::milliseconds duration);
 
 } // namespace fleetrun::runner

@@ -8,7 +8,7 @@
 
 #include "api/endpoints.hpp"
 #include "api/losant_client.hpp"
-#include "runner/clock.hpp"
+#include "runner/machine_names.hpp"
 
 #include <atomic>
 #include <cstdint>

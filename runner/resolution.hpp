@@ -6,8 +6,7 @@
 // each page, in order, to the sink: the coordinator, which writes them to the
 // state file.
 
-#include "runner/backoff.hpp"
-#include "runner/clock.hpp"
+#include "runner/machine_names.hpp"
 #include "runner/dispatcher.hpp"
 
 #include "api/losant_client.hpp"

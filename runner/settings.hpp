@@ -1,14 +1,12 @@
 #pragma once
-// Every knob of a run in one place, merged in one order: command-line flags,
-// then the environment, then the plan, then the defaults below. Flags are
-// `std::optional` so that "not given" is never confused with a value.
+// What a run is given: where the API is and how to reach it, and how the
+// engine paces, retries and stops. The CLI merges them once, in one order
+// (cli/settings.hpp); the defaults are here.
 
-#include "api/api_error.hpp"
-#include "plans/plan.hpp"
-#include "plans/plan_parser.hpp"
-#include "runner/backoff.hpp"
+#include "runner/machine_names.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -33,33 +31,6 @@ inline constexpr int k_default_max_attempts = 8;
 inline constexpr double k_default_max_failure_percent = 10;
 // A Retry-After longer than this stops the run (resumable) instead of waiting.
 inline constexpr std::chrono::seconds k_default_max_retry_after{300};
-
-// Where the API is and how to reach it, as given on the command line.
-struct ConnectionFlags {
-  std::optional<std::string> api_url;        // --api-url
-  std::optional<std::string> application_id; // --application
-  std::optional<std::string> token_env;      // --token-env
-  std::optional<std::string> token_file;     // --token-file
-  std::optional<std::string> ca_file;        // --ca-file
-  bool insecure = false;                     // --insecure
-  std::optional<int> connect_timeout_ms;     // --connect-timeout-ms
-  std::optional<int> read_timeout_ms;        // --read-timeout-ms
-  std::optional<int> request_timeout_ms;     // --request-timeout-ms
-  std::optional<int> low_speed_limit;        // --low-speed-limit (bytes/s; 0: none)
-  std::optional<int> low_speed_time_s;       // --low-speed-time
-};
-
-// How apply and resume run, as given on the command line.
-struct ExecutionFlags {
-  std::optional<int> concurrency;
-  std::optional<double> rate;
-  std::optional<double> burst;
-  std::optional<int> retry_budget;
-  std::optional<int> max_attempts;
-  bool keep_going = false;
-  std::optional<double> max_failure_percent;
-  std::optional<int> max_retry_after_s;
-};
 
 // Where a merged value came from, for messages ("the default", "LOSANT_API_URL").
 enum class Source { flag, environment, plan, fallback };
@@ -97,19 +68,9 @@ struct ExecutionSettings {
   std::chrono::milliseconds drain_deadline{1'000};
   std::chrono::milliseconds job_poll_max{5'000};
   std::chrono::seconds max_retry_after = k_default_max_retry_after;
+  // Seeds the backoff's jitter: a test passes one to replay a run exactly;
+  // the CLI draws one.
+  std::uint64_t seed = 1;
 };
-
-// flags > environment (LOSANT_API_URL, LOSANT_APPLICATION_ID) > the plan's target > defaults.
-// What to do about an error that made the API unusable, for people: a 401/403
-// names the token's source and the application and URL it was used for; a
-// failure to connect says when the URL is the default one. Empty when there
-// is nothing to add.
-std::string hint_for(const api::ApiError& error, const ConnectionSettings& settings);
-
-ConnectionSettings resolve_connection(const ConnectionFlags& flags, const plans::Environment& env,
-                                      const plans::Plan* plan);
-
-// flags > the plan's options > defaults.
-ExecutionSettings resolve_execution(const ExecutionFlags& flags, const plans::Plan& plan);
 
 } // namespace fleetrun::runner

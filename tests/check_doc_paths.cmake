@@ -2,7 +2,7 @@
 # plain, like `runner/coordinator.cpp` or docs/STATE.md) that does not exist.
 # Usage: cmake -DROOT=<repo> -DDOC=<file> -P check_doc_paths.cmake
 file(READ ${DOC} text)
-string(REGEX MATCHALL "(losant|api|plans|state|jobs|sandbox|runner|tests|bench|docs|scripts|deploy|cmake)/[A-Za-z0-9_./-]+\\.(cpp|hpp|md|cmake|json|yaml|sh|js|in)" paths "${text}")
+string(REGEX MATCHALL "(losant|api|plans|state|jobs|machine|runner|preview|report|cli|sandbox|tests|bench|docs|scripts|deploy|cmake)/[A-Za-z0-9_./-]+\\.(cpp|hpp|md|cmake|json|yaml|sh|js|in)" paths "${text}")
 list(REMOVE_DUPLICATES paths)
 set(missing "")
 foreach(path IN LISTS paths)

@@ -7,7 +7,7 @@
 #include "api/losant_client.hpp"
 #include "jobs/job_log.hpp"
 #include "plans/plan.hpp"
-#include "runner/batch_machine.hpp"
+#include "machine/batch_machine.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -25,7 +25,7 @@ void through_machine(const std::string& body, int status)
   step.action = plans::ActionKind::send_command;
   step.set_params({{"name", "go"}});
   const auto kind = jobs::make_step_kind(step);
-  runner::MachinePolicy policy;
+  machine::MachinePolicy policy;
   policy.run_id = "r";
   policy.step_id = "s";
   policy.batch_count = 1;
@@ -33,16 +33,16 @@ void through_machine(const std::string& body, int status)
   record.status = state::BatchStatus::enqueued;
   record.job_id = "job";
   record.device_count = 2;
-  runner::BatchMachine machine(record, *kind, policy);
-  runner::RunAllowance allowance;
+  machine::BatchMachine machine(record, *kind, policy);
+  machine::RunAllowance allowance;
   allowance.rng.seed(1);
-  const runner::Moment at{runner::SteadyTime{}, 1'790'000'000'000};
+  const machine::Moment at{machine::SteadyTime{}, 1'790'000'000'000};
   const api::ApiResult result = status >= 200 && status < 300
                                     ? api::ApiResult(api::ApiResponse{status, body, {}, {}})
                                     : api::ApiResult(std::unexpected(api::error_from_response({status, body, {}})));
-  for (const auto purpose : {runner::Purpose::send, runner::Purpose::poll_job, runner::Purpose::list_jobs,
-                             runner::Purpose::read_history, runner::Purpose::look_up_created}) {
-    runner::BatchMachine fresh(record, *kind, policy);
+  for (const auto purpose : {machine::Purpose::send, machine::Purpose::poll_job, machine::Purpose::list_jobs,
+                             machine::Purpose::read_history, machine::Purpose::look_up_created}) {
+    machine::BatchMachine fresh(record, *kind, policy);
     (void)fresh.on_answer({purpose, 0, "5f0000000000000000000001"}, result, at, allowance);
     (void)fresh.failed_devices();
   }

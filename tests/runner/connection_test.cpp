@@ -10,6 +10,7 @@
 #include <fstream>
 
 using namespace fleetrun::runner;
+using namespace fleetrun::machine;
 using fleetrun::testing::TempDir;
 
 namespace {

@@ -16,6 +16,7 @@
 using nlohmann::json;
 using namespace fleetrun;
 using namespace fleetrun::runner;
+using namespace fleetrun::machine;
 using namespace fleetrun::testing;
 using state::BatchStatus;
 using std::chrono::milliseconds;
@@ -178,7 +179,7 @@ TEST_CASE("a batch left in flight by a killed process is re-sent for a patch and
     const bool command = std::string(text) == k_command_plan;
     // As if killed after committing the intent of batch 1 (and, for the
     // command, after the server applied it).
-    f.store->execute("UPDATE batches SET status = 'sending', attempts = 1 WHERE batch_index = 0");
+    f.journal->execute("UPDATE batches SET status = 'sending', attempts = 1 WHERE batch_index = 0");
     if (command) {
       const auto stored = f.store->batch(f.run_id, 0, 0);
       f.sender.submit(999, {"POST", "/devices/command", {}, stored->body});
@@ -215,7 +216,7 @@ TEST_CASE("a plan whose stored request changed under a batch in flight is refuse
   f.prepare();
   f.stop = true;
   REQUIRE(f.resume().outcome == RunOutcome::interrupted);
-  f.store->execute("UPDATE batches SET status = 'sending', request_hash = 'x' WHERE batch_index = 0");
+  f.journal->execute("UPDATE batches SET status = 'sending', request_hash = 'x' WHERE batch_index = 0");
   f.stop = false;
   const RunResult result = f.resume();
   CHECK(result.outcome == RunOutcome::state_mismatch);

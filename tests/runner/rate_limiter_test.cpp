@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+
 using fleetrun::runner::RateLimiter;
 using namespace std::chrono_literals;
 

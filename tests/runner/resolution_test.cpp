@@ -11,6 +11,7 @@
 
 using namespace fleetrun;
 using namespace fleetrun::runner;
+using namespace fleetrun::machine;
 using namespace fleetrun::testing;
 using nlohmann::json;
 

@@ -13,6 +13,7 @@
 
 using namespace fleetrun;
 using namespace fleetrun::runner;
+using namespace fleetrun::machine;
 using nlohmann::json;
 
 namespace {

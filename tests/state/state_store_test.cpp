@@ -1,3 +1,4 @@
+#include "state/run_journal.hpp"
 #include "state/state_store.hpp"
 
 #include "tests/support/temp_dir.hpp"
@@ -14,11 +15,19 @@ using fleetrun::testing::TempDir;
 
 namespace {
 
-std::unique_ptr<StateStore> open_new(const TempDir& dir)
+// A new state file: its read side, and its journal for the writes.
+struct Opened {
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<RunJournal> journal;
+};
+
+Opened open_new(const TempDir& dir)
 {
   auto store = StateStore::open((dir / "state.db").string(), OpenMode::create_if_missing);
   REQUIRE(store.has_value());
-  return std::move(*store);
+  Opened opened{std::move(*store), nullptr};
+  opened.journal = std::make_unique<RunJournal>(*opened.store);
+  return opened;
 }
 
 RunRecord sample_run(const std::string& id)
@@ -51,8 +60,10 @@ TEST_CASE("a new state file gets the schema, and runs survive reopening", "[stat
 {
   TempDir dir;
   {
-    auto store = open_new(dir);
-    store->insert_run(sample_run("r-1"));
+    auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+    journal->insert_run(sample_run("r-1"));
   }
   auto reopened = StateStore::open((dir / "state.db").string(), OpenMode::must_exist);
   REQUIRE(reopened.has_value());
@@ -159,7 +170,8 @@ TEST_CASE("a state file of schema 1 is brought to the current schema, its runs a
     CHECK(run->variables_json == "{}");
     auto with_variables = sample_run("r-new");
     with_variables.variables_json = R"({"SITE":"0123"})";
-    (*reopened)->insert_run(with_variables);
+    RunJournal journal(**reopened);
+    journal.insert_run(with_variables);
     CHECK((*reopened)->run("r-new")->variables_json == R"({"SITE":"0123"})");
     // The device lists, in id order, each device with its document.
     std::vector<std::string> listed;
@@ -169,7 +181,7 @@ TEST_CASE("a state file of schema 1 is brought to the current schema, its runs a
     CHECK(listed == std::vector<std::string>{R"(5f0000000000000000000001 {"name":"a"})",
                                              R"(5f0000000000000000000002 {"name":"b"})"});
     CHECK((*reopened)->device_count("r-old", "other") == 1);
-    (*reopened)->append_devices("r-new", "all", {{"5f0000000000000000000009", "{}"}});
+    journal.append_devices("r-new", "all", {{"5f0000000000000000000009", "{}"}});
     CHECK((*reopened)->device_count("r-new", "all") == 1);
   }
   CHECK(user_version(path) == k_schema_version);
@@ -178,15 +190,17 @@ TEST_CASE("a state file of schema 1 is brought to the current schema, its runs a
 TEST_CASE("a transaction rolls back unless committed", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
   {
-    auto transaction = store->transaction();
-    store->insert_run(sample_run("r-rolled-back"));
+    auto transaction = journal->transaction();
+    journal->insert_run(sample_run("r-rolled-back"));
   }
   CHECK_FALSE(store->run("r-rolled-back").has_value());
   {
-    auto transaction = store->transaction();
-    store->insert_run(sample_run("r-kept"));
+    auto transaction = journal->transaction();
+    journal->insert_run(sample_run("r-kept"));
     transaction.commit();
   }
   CHECK(store->run("r-kept").has_value());
@@ -195,17 +209,19 @@ TEST_CASE("a transaction rolls back unless committed", "[state_store]")
 TEST_CASE("an inner transaction that is not committed undoes its own writes only", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
   {
-    auto outer = store->transaction();
-    store->insert_run(sample_run("r-outer"));
+    auto outer = journal->transaction();
+    journal->insert_run(sample_run("r-outer"));
     {
-      auto inner = store->transaction();
-      store->insert_run(sample_run("r-inner-dropped"));
+      auto inner = journal->transaction();
+      journal->insert_run(sample_run("r-inner-dropped"));
     }
     {
-      auto inner = store->transaction();
-      store->insert_run(sample_run("r-inner-kept"));
+      auto inner = journal->transaction();
+      journal->insert_run(sample_run("r-inner-kept"));
       inner.commit();
     }
     CHECK_FALSE(store->run("r-inner-dropped").has_value());
@@ -215,10 +231,10 @@ TEST_CASE("an inner transaction that is not committed undoes its own writes only
   CHECK(store->run("r-inner-kept").has_value());
   CHECK_FALSE(store->run("r-inner-dropped").has_value());
   {
-    auto outer = store->transaction();
-    store->insert_run(sample_run("r-outer-2"));
-    auto inner = store->transaction();
-    store->insert_run(sample_run("r-inner-2"));
+    auto outer = journal->transaction();
+    journal->insert_run(sample_run("r-outer-2"));
+    auto inner = journal->transaction();
+    journal->insert_run(sample_run("r-inner-2"));
     inner.commit(); // nothing is durable until the outer one commits
   }
   CHECK_FALSE(store->run("r-outer-2").has_value());
@@ -228,9 +244,11 @@ TEST_CASE("an inner transaction that is not committed undoes its own writes only
 TEST_CASE("committing an outer transaction while an inner one is open is refused", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
-  auto outer = store->transaction();
-  auto inner = store->transaction();
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+  auto outer = journal->transaction();
+  auto inner = journal->transaction();
   CHECK_THROWS_AS(outer.commit(), StateFailure);
   inner.commit();
   outer.commit();
@@ -239,10 +257,12 @@ TEST_CASE("committing an outer transaction while an inner one is open is refused
 TEST_CASE("a failing statement throws StateFailure naming the file", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
-  store->execute("DROP TABLE events");
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+  journal->execute("DROP TABLE events");
   try {
-    store->add_event("r-1", "x", "y");
+    journal->add_event("r-1", "x", "y");
     FAIL("no exception");
   } catch (const StateFailure& failure) {
     CHECK_THAT(failure.what(), Catch::Contains("state.db"));
@@ -253,11 +273,13 @@ TEST_CASE("a failing statement throws StateFailure naming the file", "[state_sto
 TEST_CASE("device lists stream in and out in order and drift is their difference", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
-  store->insert_run(sample_run("r-1"));
-  store->append_devices("r-1", "q", {{"a", "{\"id\":\"a\"}"}, {"b", "{}"}});
-  store->append_devices("r-1", "q", {{"c", "{}"}});
-  store->append_devices("r-1", "fresh", {{"b", "{}"}, {"c", "{}"}, {"d", "{}"}});
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+  journal->insert_run(sample_run("r-1"));
+  journal->append_devices("r-1", "q", {{"a", "{\"id\":\"a\"}"}, {"b", "{}"}});
+  journal->append_devices("r-1", "q", {{"c", "{}"}});
+  journal->append_devices("r-1", "fresh", {{"b", "{}"}, {"c", "{}"}, {"d", "{}"}});
   CHECK(store->device_count("r-1", "q") == 3);
   std::vector<std::string> ids;
   store->for_each_device("r-1", "q", true, [&](const std::string& id, const std::string& doc) {
@@ -275,8 +297,10 @@ TEST_CASE("device lists stream in and out in order and drift is their difference
 TEST_CASE("batches round-trip every field", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
-  store->insert_run(sample_run("r-1"));
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+  journal->insert_run(sample_run("r-1"));
   BatchRecord batch;
   batch.run_id = "r-1";
   batch.step_index = 2;
@@ -288,12 +312,12 @@ TEST_CASE("batches round-trip every field", "[state_store]")
   batch.path = "/devices";
   batch.body = "{}";
   batch.request_hash = "h";
-  store->insert_batch(batch);
+  journal->insert_batch(batch);
   batch.status = BatchStatus::enqueued;
   batch.job_id = "job1";
   batch.attempts = 2;
   batch.outcome_json = R"({"updated":1})";
-  store->update_batch(batch);
+  journal->update_batch(batch);
   const auto read = store->batch("r-1", 2, 7);
   REQUIRE(read.has_value());
   CHECK(read->status == BatchStatus::enqueued);
@@ -306,10 +330,12 @@ TEST_CASE("batches round-trip every field", "[state_store]")
 TEST_CASE("the lock refuses a live holder and takes over from a dead one", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
-  store->insert_run(sample_run("r-1"));
-  REQUIRE(store->acquire_lock("r-1").has_value());
-  REQUIRE(store->acquire_lock("r-1").has_value()); // re-entrant for the same process
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
+  journal->insert_run(sample_run("r-1"));
+  REQUIRE(journal->acquire_lock("r-1").has_value());
+  REQUIRE(journal->acquire_lock("r-1").has_value()); // re-entrant for the same process
 
   // A live holder: this test's parent process, with its real start time.
   const auto mine = store->lock_holder("r-1");
@@ -321,41 +347,43 @@ TEST_CASE("the lock refuses a live holder and takes over from a dead one", "[sta
   std::istringstream fields(text.substr(text.rfind(')') + 2));
   std::string field, start;
   for (int i = 3; i <= 22 && fields >> field; ++i) start = field;
-  store->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = '" + start + "'");
-  const auto refused = store->acquire_lock("r-1");
+  journal->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = '" + start + "'");
+  const auto refused = journal->acquire_lock("r-1");
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().pid == getppid());
   CHECK(refused.error().host == host);
 
   // A dead holder: a pid that does not exist.
-  store->execute("UPDATE run_locks SET pid = 99999999");
-  REQUIRE(store->acquire_lock("r-1").has_value());
+  journal->execute("UPDATE run_locks SET pid = 99999999");
+  REQUIRE(journal->acquire_lock("r-1").has_value());
   const auto events = store->events("r-1");
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == "lock_taken_over");
   CHECK(events[0].message.find("pid 99999999") != std::string::npos);
 
   // A reused pid (alive, but a different process than the holder) is not the holder.
-  store->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = 'other'");
-  CHECK(store->acquire_lock("r-1").has_value());
-  store->release_lock("r-1");
+  journal->execute("UPDATE run_locks SET pid = " + std::to_string(getppid()) + ", process_start = 'other'");
+  CHECK(journal->acquire_lock("r-1").has_value());
+  journal->release_lock("r-1");
   CHECK_FALSE(store->lock_holder("r-1").has_value());
 }
 
 TEST_CASE("relaxed durability lasts for its scope and full durability comes back", "[state_store]")
 {
   TempDir dir;
-  auto store = open_new(dir);
+  auto opened = open_new(dir);
+  auto& store = opened.store;
+  auto& journal = opened.journal;
   CHECK(store->synchronous() == 2); // FULL
   {
-    RelaxedDurability relaxed(*store);
+    RelaxedDurability relaxed(*journal);
     CHECK(store->synchronous() == 1); // NORMAL
-    store->append_devices("r-1", "q", {{"a", "{}"}});
+    journal->append_devices("r-1", "q", {{"a", "{}"}});
     relaxed.restore();
     CHECK(store->synchronous() == 2);
   }
   {
-    RelaxedDurability relaxed(*store);
+    RelaxedDurability relaxed(*journal);
     CHECK(store->synchronous() == 1);
   }
   CHECK(store->synchronous() == 2);
@@ -365,7 +393,7 @@ TEST_CASE("relaxed durability lasts for its scope and full durability comes back
 TEST_CASE("new state files use 16 KB pages", "[state_store]")
 {
   TempDir dir;
-  open_new(dir).reset();
+  open_new(dir);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* statement = nullptr;

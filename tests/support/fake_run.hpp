@@ -33,6 +33,7 @@ struct FakeRun {
     if (!parsed) FAIL(parsed.error().render_all());
     plan = std::move(*parsed);
     store = std::move(*state::StateStore::open((dir / "state.db").string(), state::OpenMode::create_if_missing));
+    journal = std::make_unique<state::RunJournal>(*store);
     settings.backoff.max_attempts = 4;
   }
 
@@ -54,7 +55,7 @@ struct FakeRun {
 
   runner::Coordinator coordinator()
   {
-    return runner::Coordinator(*store, plan, {sender, limiter, clock, stop}, settings);
+    return runner::Coordinator(*journal, plan, {sender, limiter, clock, stop}, settings);
   }
 
   // What `apply --yes` does before the first change: a run, its lists, its steps.
@@ -139,7 +140,8 @@ struct FakeRun {
   std::atomic<bool> stop{false};
   runner::ExecutionSettings settings;
   plans::Plan plan;
-  std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<state::StateStore> store;   // what the run recorded, read
+  std::unique_ptr<state::RunJournal> journal; // its writes (and a test's own)
   std::string run_id;
   runner::RunCounters counters;
 };

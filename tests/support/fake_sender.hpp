@@ -5,7 +5,7 @@
 // advances a fake clock instead of sleeping. A whole step, minutes of backoff
 // and job polling included, runs in microseconds.
 
-#include "runner/clock.hpp"
+#include "machine/clock.hpp"
 #include "runner/request_sender.hpp"
 #include "sandbox/sandbox.hpp"
 
