@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <random>
 #include <tuple>
 
 namespace fleetrun::cli {
@@ -102,6 +103,10 @@ ExecutionSettings resolve_execution(const ExecutionFlags& flags, const plans::Pl
                                 .value_or(k_default_max_failure_percent);
   out.max_retry_after = std::chrono::seconds(
       std::max(0, flags.max_retry_after_s.value_or(static_cast<int>(k_default_max_retry_after.count()))));
+  // Each invocation its own jitter, so that runs started together (a timer
+  // firing on several hosts) do not retry in step.
+  std::random_device entropy;
+  out.seed = (static_cast<std::uint64_t>(entropy()) << 32) ^ entropy();
   return out;
 }
 

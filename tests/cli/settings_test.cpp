@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 using namespace fleetrun;
 using namespace fleetrun::runner;
@@ -101,6 +102,14 @@ TEST_CASE("execution settings: flags over the plan's options over the defaults",
   CHECK(from_flags.max_failure_percent == 0);
   CHECK(from_flags.backoff.max_attempts == 1);
   CHECK(from_flags.keep_going);
+}
+
+TEST_CASE("every invocation draws its own jitter seed", "[settings]")
+{
+  // A fixed seed would make runs started together back off in step.
+  std::set<std::uint64_t> seeds;
+  for (int i = 0; i < 8; ++i) seeds.insert(resolve_execution({}, plans::Plan{}).seed);
+  CHECK(seeds.size() == 8);
 }
 
 TEST_CASE("concurrency is kept within 1 and the cap", "[settings]")

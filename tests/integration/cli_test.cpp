@@ -1,6 +1,7 @@
 // The command line itself: help that shows true defaults, and exit codes that
 // mean what docs/CLI.md says whatever layer the failure comes from.
 #include "tests/support/sandbox_process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -316,12 +317,14 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
     FleetrunProcess killed(
         {"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
         sandbox_env(sandbox));
-    for (int i = 0; i < 500; ++i) {
-      const auto runs = run_fleetrun({"runs", "--state", state_file, "--output", "json"});
-      if (runs.exit_code == 0 && json::parse(runs.out).size() == 5) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Killed once it has started sending: an unfinished run, older than none of what prune keeps.
+    wait_until(
+        [&] {
+          const auto status = run_fleetrun({"status", "--state", state_file, "--output", "json"});
+          return status.exit_code == 0 && json::parse(status.out)["run"] != p2 &&
+                 json::parse(status.out)["status"] == "running" && !json::parse(status.out)["steps"].empty();
+        },
+        "the killed apply to record its steps");
     killed.signal(SIGKILL);
     killed.wait();
   }
@@ -356,6 +359,49 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
 
   CHECK(run_fleetrun({"prune", "--state", state_file, "--before", "2026-13-01"}).exit_code == 2);
   CHECK(run_fleetrun({"prune", "--state", state_file}).exit_code == 2);
+}
+
+TEST_CASE("prune --keep 0 keeps an unfinished run that is older than a finished one", "[cli]")
+{
+  // Where "keep the newest" cannot be what keeps it: the killed run is the older one.
+  SandboxProcess sandbox({"--devices", "3000", "--latency-ms", "20"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", R"(version: 1
+queries: {all: {query: {}}}
+steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size: 50,
+         updateFields: {description: pruned}}]
+)");
+  const std::string state_file = (dir / "s.db").string();
+  std::string killed_id;
+  {
+    FleetrunProcess killed({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
+                           sandbox_env(sandbox));
+    wait_until(
+        [&] {
+          const auto status = run_fleetrun({"status", "--state", state_file, "--output", "json"});
+          if (status.exit_code != 0 || json::parse(status.out)["steps"].empty()) return false;
+          killed_id = json::parse(status.out)["run"].get<std::string>();
+          return true;
+        },
+        "the apply to record its steps");
+    killed.signal(SIGKILL);
+    killed.wait();
+  }
+  const auto finished = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--output",
+                                      "json"},
+                                     sandbox_env(sandbox));
+  INFO(finished.err);
+  REQUIRE(finished.exit_code == 0);
+  const std::string finished_id = json::parse(finished.out)["run"];
+  const auto pruned = run_fleetrun({"prune", "--state", state_file, "--keep", "0"});
+  INFO(pruned.out << pruned.err);
+  REQUIRE(pruned.exit_code == 0);
+  const json runs = json::parse(run_fleetrun({"runs", "--state", state_file, "--output", "json"}).out);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0]["run"] == killed_id);
+  CHECK(runs[0]["status"] == "running");
+  CHECK(run_fleetrun({"status", "--state", state_file, "--run", finished_id}).exit_code == 4); // gone
+  CHECK(run_fleetrun({"resume", "--state", state_file, "--run", killed_id}, sandbox_env(sandbox)).exit_code == 0);
 }
 
 TEST_CASE("prune keeps the preview that a kept apply was made from", "[cli]")

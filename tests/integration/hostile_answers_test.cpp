@@ -5,6 +5,7 @@
 // time and memory, and never with the token in any output or state file.
 #include "tests/support/sandbox_process.hpp"
 #include "tests/support/scripted_server.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -413,7 +414,15 @@ queries: {all: {query: {name: {$ne: nobody}}}}
 steps: [{id: t, action: patch, query: all, batch_size: 10, allow_whole_fleet: true, updateFields: {description: x}}]
 )");
   FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "1"}, sandbox_env(sandbox));
-  std::this_thread::sleep_for(2500ms);
+  // Deleted once batches are being sent (each answer takes 100 ms: there are 300).
+  wait_until(
+      [&] {
+        const json stats = sandbox.admin_get("/_sandbox/stats");
+        for (const auto& [route, count] : stats["requests"].items())
+          if (route.starts_with("PATCH") && count.get<int>() >= 2) return true;
+        return false;
+      },
+      "the apply to send batches");
   std::filesystem::remove(dir / "plan.fleetrun.db");
   const auto started = std::chrono::steady_clock::now();
   const auto result = apply.wait();
@@ -432,7 +441,15 @@ queries: {all: {query: {name: {$ne: nobody}}}}
 steps: [{id: t, action: patch, query: all, allow_whole_fleet: true, updateFields: {description: x}}]
 )");
   FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes"}, sandbox_env(sandbox));
-  std::this_thread::sleep_for(1500ms); // a few of eight pages
+  // Stopped once resolution has read a page (each answer takes 400 ms; eight pages).
+  wait_until(
+      [&] {
+        const json stats = sandbox.admin_get("/_sandbox/stats");
+        for (const auto& [route, count] : stats["requests"].items())
+          if (route.starts_with("GET /applications/{applicationId}/devices 200") && count.get<int>() >= 1) return true;
+        return false;
+      },
+      "resolution to read a page");
   const auto stats_before = sandbox.admin_get("/_sandbox/stats");
   apply.signal(SIGTERM);
   const auto signalled = std::chrono::steady_clock::now();

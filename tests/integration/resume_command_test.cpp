@@ -2,6 +2,7 @@
 // any moment, resumed, ends in the same fleet state as one never interrupted,
 // with no command delivered twice.
 #include "tests/support/sandbox_process.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -75,15 +76,40 @@ std::string progress_of(const std::string& state_file)
   return signature.dump();
 }
 
-// Waits (up to 10 s) until the run's steps are recorded in the state file: how
-// long that takes depends on the build (ASan is slower), so tests wait for it.
+// Waits until the run's steps are recorded in the state file (how long that
+// takes depends on the build: ASan is slower); fails the test if they never are.
 void wait_for_steps(const std::string& state_file)
 {
-  for (int wait = 0; wait < 1000; ++wait) {
-    const std::string progress = progress_of(state_file);
-    if (progress != "no run yet" && progress != "[]") return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_until(
+      [&] {
+        const std::string progress = progress_of(state_file);
+        return progress != "no run yet" && progress != "[]";
+      },
+      "the run's steps to be recorded in " + state_file);
+}
+
+// Waits until at least `batches` batches of the run `process` applies are
+// done (or failed); fails at once, with what it said, if it ends first.
+void wait_for_batches(const FleetrunProcess& process, const std::string& state_file, int batches)
+{
+  std::string last_status;
+  wait_until(
+      [&] {
+        if (process.ended())
+          FAIL("fleetrun ended before " << batches << " batches were done; status said: " << last_status);
+        const auto status = run_fleetrun({"status", "--state", state_file, "--output", "json"});
+        last_status = std::to_string(status.exit_code) + " " + status.err + status.out.substr(0, 2000);
+        if (status.exit_code != 0) return false;
+        int finished = 0;
+        const json facts = json::parse(status.out); // named: the loop must not outlive it
+        for (const auto& step : facts["steps"]) {
+          for (const auto& [state, count] : step["batches"].items()) {
+            if (state == "done" || state == "failed") finished += count.get<int>();
+          }
+        }
+        return finished >= batches;
+      },
+      std::to_string(batches) + " batches of the run to be done");
 }
 
 } // namespace
@@ -131,11 +157,7 @@ TEST_CASE("a run killed with SIGKILL at many points and resumed each time ends l
       std::this_thread::sleep_for(std::chrono::milliseconds(60 + 90 * cycle));
     } else {
       // Then spread over execution: once the steps are recorded, 20 to 120 ms in.
-      for (int wait = 0; wait < 500; ++wait) {
-        const std::string progress = progress_of(state_file);
-        if (progress != "no run yet" && progress != "[]") break;
-        std::this_thread::sleep_for(10ms);
-      }
+      wait_for_steps(state_file);
       std::this_thread::sleep_for(std::chrono::milliseconds(20 + (cycle * 37) % 100 + patience_ms));
     }
     process.signal(SIGKILL);
@@ -182,8 +204,7 @@ TEST_CASE("SIGTERM stops after the requests in flight, exits 130, and resume fin
   const std::string state_file = (dir / "b.db").string();
   FleetrunProcess process({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
                           sandbox_env(sandbox));
-  wait_for_steps(state_file); // stopped while the steps run
-  std::this_thread::sleep_for(200ms);
+  wait_for_batches(process, state_file, 2); // stopped while the steps run, some batches done
   process.signal(SIGTERM);
   const auto stopped = process.wait();
   INFO(stopped.err);
@@ -206,8 +227,7 @@ TEST_CASE("resume refuses a plan that changed since the run started", "[resume_c
   FleetrunProcess process({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file},
                           sandbox_env(sandbox));
   // Killed once the run is recorded (how long that takes depends on the build: ASan is slower).
-  for (int wait = 0; wait < 1000 && progress_of(state_file) == "no run yet"; ++wait) std::this_thread::sleep_for(10ms);
-  REQUIRE(progress_of(state_file) != "no run yet");
+  wait_until([&] { return progress_of(state_file) != "no run yet"; }, "the run to be recorded");
   process.signal(SIGKILL);
   process.wait();
   write_file(dir / "plan.yaml", std::string(k_four_step_plan) + "# an edit\n");
@@ -225,14 +245,14 @@ TEST_CASE("resume and a second apply refuse a run that a live process is applyin
   FleetrunProcess process({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file},
                           sandbox_env(sandbox));
   json status;
-  for (int i = 0; i < 100; ++i) {
-    std::this_thread::sleep_for(50ms);
-    const auto result = run_fleetrun({"status", "--state", state_file, "--output", "json"});
-    if (result.exit_code == 0 && json::parse(result.out).contains("lock")) {
-      status = json::parse(result.out);
-      break;
-    }
-  }
+  wait_until(
+      [&] {
+        const auto result = run_fleetrun({"status", "--state", state_file, "--output", "json"});
+        if (result.exit_code != 0 || !json::parse(result.out).contains("lock")) return false;
+        status = json::parse(result.out);
+        return true;
+      },
+      "the run to hold its lock");
   REQUIRE(status.contains("lock"));
   CHECK(status["lock"]["alive"] == true);
   const auto refused = run_fleetrun({"resume", "--state", state_file}, sandbox_env(sandbox));

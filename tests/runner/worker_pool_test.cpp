@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 using namespace fleetrun;
 using namespace fleetrun::runner;
@@ -19,10 +20,10 @@ using nlohmann::json;
 namespace {
 
 struct Served {
-  Served()
+  explicit Served(int latency_ms = 20)
   {
     sandbox::SandboxConfig config;
-    config.runtime.latency_ms = 20;
+    config.runtime.latency_ms = latency_ms;
     service = std::make_unique<sandbox::Sandbox>(config);
     service->seed({40, 1, 1'790'000'000'000});
     server = std::make_unique<sandbox::HttpServer>(*service, sandbox::ServerOptions{});
@@ -39,11 +40,24 @@ struct Served {
   std::unique_ptr<ApiConnection> connection;
 };
 
+// Device-list requests the sandbox has taken (counted as they arrive, before
+// their latency).
+int device_lists_taken(sandbox::Sandbox& service)
+{
+  sandbox::Request request;
+  request.method = "GET";
+  request.path = "/_sandbox/stats";
+  const json stats = json::parse(service.serve(request).body);
+  return stats["requests"].value("GET /applications/{applicationId}/devices 200", 0);
+}
+
 } // namespace
 
 TEST_CASE("the worker pool answers every ticket, at most `capacity` at a time", "[worker_pool]")
 {
-  Served served;
+  // 200 ms a request: three rounds take 600 ms, one at a time would take 1.8 s
+  // and all at once 200 ms, far apart even under sanitizers.
+  Served served(200);
   WorkerPool pool(*served.connection, 3);
   CHECK(pool.capacity() == 3);
   for (Ticket ticket = 1; ticket <= 9; ++ticket) {
@@ -62,10 +76,10 @@ TEST_CASE("the worker pool answers every ticket, at most `capacity` at a time", 
     CHECK(json::parse(answer->result->body)["page"] == answer->ticket);
     answered.insert(answer->ticket);
   }
-  // Nine 20 ms requests, three at a time: three rounds, not one, not nine.
+  // Nine 200 ms requests, three at a time: three rounds, not one, not nine.
   const auto took = std::chrono::steady_clock::now() - started;
-  CHECK(took >= std::chrono::milliseconds(55));
-  CHECK(took < std::chrono::milliseconds(170));
+  CHECK(took >= std::chrono::milliseconds(590));
+  CHECK(took < std::chrono::milliseconds(1500));
   CHECK(pool.in_flight() == 0);
 }
 
@@ -92,10 +106,19 @@ TEST_CASE("a rejected request comes back as an error with its ticket", "[worker_
 
 TEST_CASE("stopping drains what is in flight and the pool can be destroyed at once after", "[worker_pool]")
 {
-  Served served;
+  Served served(100);
+  const int abandoned_before = abandoned_workers();
   auto pool = std::make_unique<WorkerPool>(*served.connection, 2);
   pool->submit(1, api::endpoints::list_devices({}));
-  pool->stop(std::chrono::milliseconds(2000));
+  pool->submit(2, api::endpoints::list_devices({}));
+  // Both requests are taken by workers before the pool is told to stop.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (device_lists_taken(*served.service) < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(device_lists_taken(*served.service) == 2);
+  pool->stop(std::chrono::milliseconds(5000));
+  // Drained: every worker was joined, none left inside a request.
+  CHECK(abandoned_workers() == abandoned_before);
   pool.reset();
-  SUCCEED();
+  CHECK(abandoned_workers() == abandoned_before);
 }

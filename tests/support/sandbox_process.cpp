@@ -189,6 +189,17 @@ void FleetrunProcess::signal(int signal_number)
   kill(m_pid, signal_number);
 }
 
+bool FleetrunProcess::ended() const
+{
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == m_pid;
+}
+
+std::string FleetrunProcess::err_so_far() const
+{
+  return read_file(m_dir / "err");
+}
+
 CommandResult FleetrunProcess::wait()
 {
   m_waited = true;

@@ -67,6 +67,10 @@ public:
   void signal(int signal_number);
   CommandResult wait(); // exit code (128+signal when killed) and output
   int pid() const { return m_pid; }
+  // Whether the process has ended (not reaped: wait() still reports it), and
+  // what it has written to stderr so far, for a test that waits on it.
+  bool ended() const;
+  std::string err_so_far() const;
 
 private:
   TempDir m_dir;
