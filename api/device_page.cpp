@@ -154,7 +154,8 @@ private:
       }
       if (kept != nullptr && std::find(m_keep.begin(), m_keep.end(), key) != m_keep.end()) {
         if (!kept->empty()) *kept += ',';
-        if (std::any_of(key.begin(), key.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }))
+        if (std::any_of(key.begin(), key.end(),
+                        [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }))
           *kept += nlohmann::json(std::string(key)).dump();
         else
           (*kept += '"').append(key) += '"';

@@ -77,7 +77,8 @@ std::string redact(std::string text, const Secret& secret)
     }
   }
   static const std::string k_bearer = "Bearer ";
-  for (auto pos = find_in(text, k_bearer); pos != std::string::npos; pos = find_in(text, k_bearer, pos + k_bearer.size())) {
+  for (auto pos = find_in(text, k_bearer); pos != std::string::npos;
+       pos = find_in(text, k_bearer, pos + k_bearer.size())) {
     const auto start = pos + k_bearer.size();
     auto end = text.find_first_of(" \t\r\n\"'", start);
     if (end == std::string::npos) end = text.size();

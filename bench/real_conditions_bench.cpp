@@ -57,9 +57,10 @@ struct Run {
 
 std::vector<std::string> sandbox_args(long devices, int limit, int latency, bool bare)
 {
-  std::vector<std::string> args = {"--devices",   std::to_string(devices),     "--rate",          std::to_string(limit),
-                                   "--burst",     std::to_string(limit),       "--latency-ms",    std::to_string(latency),
-                                   "--jitter-ms", std::to_string(latency / 5), "--job-threshold", "1000000000"};
+  std::vector<std::string> args = {
+      "--devices",   std::to_string(devices),     "--rate",          std::to_string(limit),
+      "--burst",     std::to_string(limit),       "--latency-ms",    std::to_string(latency),
+      "--jitter-ms", std::to_string(latency / 5), "--job-threshold", "1000000000"};
   if (bare) args.push_back("--bare-429");
   return args;
 }
@@ -132,8 +133,9 @@ int main(int argc, char** argv)
           const auto fleetrun_run = [&](Column& column, const std::string& name, std::vector<std::string> extra) {
             SandboxProcess sandbox(sandbox_args(fleet, limit, latency, bare));
             const auto state = dir / (name + "-" + tag + ".db");
-            std::vector<std::string> command = {fleetrun_binary(), "apply", (dir / "plan.yaml").string(), "--yes",
-                                                "--state", state.string(), "--log-level", "warn"};
+            std::vector<std::string> command = {fleetrun_binary(), "apply",   (dir / "plan.yaml").string(),
+                                                "--yes",           "--state", state.string(),
+                                                "--log-level",     "warn"};
             command.insert(command.end(), extra.begin(), extra.end());
             Run run = measure_in(sandbox, command, sandbox_env(sandbox), log);
             if (!run.ok) return false;
@@ -150,18 +152,19 @@ int main(int argc, char** argv)
           if (!fleetrun_run(wrong, "wrong", {"--rate", twice, "--burst", twice})) return 1;
           if (node) {
             SandboxProcess sandbox(sandbox_args(fleet, limit, latency, bare));
-            const Run run = measure_in(
-                sandbox,
-                {"node", (k_source_dir / "bench" / "official_client.js").string(), "concurrent", sandbox.url(), "bench"},
-                sandbox_env(sandbox), log);
+            const Run run = measure_in(sandbox,
+                                       {"node", (k_source_dir / "bench" / "official_client.js").string(), "concurrent",
+                                        sandbox.url(), "bench"},
+                                       sandbox_env(sandbox), log);
             if (!run.ok) return 1;
             official_wall.push_back(run.wall_s);
           }
         }
         const auto cell = [&](const Column& column, bool with_learned) {
           char text[128];
-          const int written = std::snprintf(text, sizeof text, "%5.2fx, req %4.2fx, 429s %3.0f", median(column.wall) / ideal,
-                                            median(column.requests) / minimum, median(column.throttled));
+          const int written =
+              std::snprintf(text, sizeof text, "%5.2fx, req %4.2fx, 429s %3.0f", median(column.wall) / ideal,
+                            median(column.requests) / minimum, median(column.throttled));
           if (with_learned && written > 0) {
             std::snprintf(text + written, sizeof text - static_cast<std::size_t>(written), ", learned %4.2fx",
                           median(column.learned) / limit);
@@ -171,8 +174,8 @@ int main(int argc, char** argv)
         char official[64] = "-";
         if (!official_wall.empty())
           std::snprintf(official, sizeof official, "%5.2fx ideal", median(official_wall) / ideal);
-        std::printf("%-6d %-8d | %-30s | %-44s | %-30s | %s   (ideal %.2f s)\n", limit, latency, cell(told, false).c_str(),
-                    cell(learn, true).c_str(), cell(wrong, true).c_str(), official, ideal);
+        std::printf("%-6d %-8d | %-30s | %-44s | %-30s | %s   (ideal %.2f s)\n", limit, latency,
+                    cell(told, false).c_str(), cell(learn, true).c_str(), cell(wrong, true).c_str(), official, ideal);
         std::fflush(stdout);
       }
     }

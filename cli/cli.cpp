@@ -23,8 +23,8 @@ namespace fleetrun::cli {
 namespace {
 
 // Every subcommand, in the order --help lists them.
-constexpr CommandSetup k_commands[] = {setup_sandbox, setup_devices, setup_validate, setup_plan_schema, setup_plan,
-                                       setup_apply,   setup_resume,  setup_status,   setup_runs,        setup_prune,
+constexpr CommandSetup k_commands[] = {setup_sandbox, setup_devices, setup_validate,  setup_plan_schema, setup_plan,
+                                       setup_apply,   setup_resume,  setup_status,    setup_runs,        setup_prune,
                                        setup_migrate, setup_report,  setup_completion};
 
 // The first word of the command line that is not an option (or an option's

@@ -1,8 +1,8 @@
 #include "cli/commands.hpp"
-#include "cli/options.hpp"
-#include "runner/connection.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/options.hpp"
 #include "cli/settings.hpp"
+#include "runner/connection.hpp"
 
 #include "losant/schemas.hpp"
 
@@ -54,7 +54,6 @@ void setup_devices(CLI::App& app, Invocation& invocation)
     invocation.run = [&invocation, options] { return run_devices(invocation.connection, *options); };
   });
 }
-
 
 int run_devices(const ConnectionFlags& connection_options, const DevicesOptions& options)
 {

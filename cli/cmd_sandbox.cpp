@@ -1,6 +1,6 @@
 #include "cli/commands.hpp"
-#include "cli/options.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/options.hpp"
 
 #include "losant/object_id.hpp"
 #include "losant/time_format.hpp"
@@ -62,7 +62,6 @@ void setup_sandbox(CLI::App& app, Invocation& invocation)
   cmd->add_option("--tls-key", o.tls_private_key, "and this PEM private key");
   cmd->callback([&invocation, options] { invocation.run = [options] { return run_sandbox(*options); }; });
 }
-
 
 int run_sandbox(const SandboxOptions& options)
 {

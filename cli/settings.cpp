@@ -29,7 +29,6 @@ std::optional<std::string> non_empty(const std::string& text)
 
 } // namespace
 
-
 std::string hint_for(const api::ApiError& error, const ConnectionSettings& settings)
 {
   const auto where = [&](Source source, const char* env, const char* flag) -> std::string {

@@ -193,8 +193,7 @@ const json& list_of(const json& device, const char* key)
 }
 
 // Whether the keys `key_of` gives are all different.
-template <class KeyOf>
-bool unique_keys(const json& items, KeyOf key_of)
+template <class KeyOf> bool unique_keys(const json& items, KeyOf key_of)
 {
   std::vector<std::string> keys;
   for (const auto& item : items) keys.push_back(key_of(item));
@@ -205,8 +204,7 @@ bool unique_keys(const json& items, KeyOf key_of)
 // Whether `after` is `before` with some items removed, the rest in the same
 // order, and new items (keys not in `before`) appended: what per-item
 // entries (remove, set in place, add at the end) can say.
-template <class KeyOf>
-bool expressible_per_item(const json& before, const json& after, KeyOf key_of)
+template <class KeyOf> bool expressible_per_item(const json& before, const json& after, KeyOf key_of)
 {
   std::vector<std::string> old_keys;
   for (const auto& item : before) old_keys.push_back(key_of(item));
@@ -259,7 +257,8 @@ void tag_changes(const json& before, const json& after, std::vector<FieldChange>
       changes.push_back({"tags." + tag_key(tag), member(tag, "value"), nullptr, ChangeOp::remove});
   }
   for (const auto& tag : old_tags) {
-    if (const json* now = find_by(new_tags, tag_key(tag), tag_key); now && member(*now, "value") != member(tag, "value"))
+    if (const json* now = find_by(new_tags, tag_key(tag), tag_key);
+        now && member(*now, "value") != member(tag, "value"))
       changes.push_back({"tags." + tag_key(tag), member(tag, "value"), member(*now, "value"), ChangeOp::set});
   }
   for (const auto& tag : new_tags) {
@@ -304,7 +303,8 @@ void attribute_part_changes(const std::string& name, const json& old_attribute, 
   part(".other", old_rest.empty() ? json(nullptr) : old_rest, new_rest.empty() ? json(nullptr) : new_rest);
 }
 
-void attribute_changes(const json& before, const json& after, const PatchTrace& trace, std::vector<FieldChange>& changes)
+void attribute_changes(const json& before, const json& after, const PatchTrace& trace,
+                       std::vector<FieldChange>& changes)
 {
   const json& new_attributes = list_of(after, "attributes");
   json working = list_of(before, "attributes"); // the device's attributes as the entries so far leave them

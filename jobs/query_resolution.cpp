@@ -77,7 +77,8 @@ std::string id_text(IdValue value)
 } // namespace
 
 QueryResolver::QueryResolver(const plans::QuerySpec& spec, int per_page, std::int64_t max_devices)
-    : m_spec(spec), m_per_page(per_page), m_max_devices(max_devices), m_by_cursor(spec.has_advanced_query || spec.matches_everything()),
+    : m_spec(spec), m_per_page(per_page), m_max_devices(max_devices),
+      m_by_cursor(spec.has_advanced_query || spec.matches_everything()),
       m_base_query(spec.has_advanced_query ? spec.query_json : "{}")
 {
   if (!m_by_cursor) {
@@ -161,8 +162,8 @@ std::optional<api::ApiError> QueryResolver::count(std::int64_t devices, const st
                      request);
   }
   if (m_seen > m_max_devices) {
-    return malformed("more than " + std::to_string(m_max_devices) + " devices in " +
-                         std::to_string(m_stats.pages) + " pages, the most fleetrun reads for one query; stopping",
+    return malformed("more than " + std::to_string(m_max_devices) + " devices in " + std::to_string(m_stats.pages) +
+                         " pages, the most fleetrun reads for one query; stopping",
                      request);
   }
   return std::nullopt;

@@ -108,7 +108,8 @@ std::string format_iso8601_ms(std::int64_t epoch_ms)
   }
   std::string out = "0000-00-00T00:00:00.000Z";
   const auto put = [&](std::size_t at, int value, int digits) {
-    for (int i = digits - 1; i >= 0; --i, value /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+    for (int i = digits - 1; i >= 0; --i, value /= 10)
+      out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
   };
   put(0, year, 4);
   put(5, static_cast<int>(static_cast<unsigned>(ymd.month())), 2);

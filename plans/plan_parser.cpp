@@ -388,8 +388,9 @@ private:
       }
     }
     static const std::vector<std::string> k_plan_keys = {
-        "id",         "action",   "query",       "batch_size",          "allow_whole_fleet",
-        "on_unknown", "delivery", "description", "max_failure_percent", "job_timeout_seconds", "on_uncertain"};
+        "id",          "action",   "query",       "batch_size",          "allow_whole_fleet",
+        "on_unknown",  "delivery", "description", "max_failure_percent", "job_timeout_seconds",
+        "on_uncertain"};
     if (auto steps = root.find("steps"); steps != root.end() && steps->is_array()) {
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const json& spec = (*steps)[i];

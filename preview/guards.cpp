@@ -63,7 +63,8 @@ std::vector<GuardViolation> check_uncertain(const plans::Plan& plan, const nlohm
   for (std::size_t i = 0; i < plan.steps.size() && i < steps.size(); ++i) {
     const auto& step = plan.steps[i];
     if (step.on_uncertain.value_or(plan.options.on_uncertain) != plans::OnUncertain::abort) continue;
-    const std::int64_t uncertain = steps[i].contains("patch") ? steps[i]["patch"].value("uncertain", std::int64_t{0}) : 0;
+    const std::int64_t uncertain =
+        steps[i].contains("patch") ? steps[i]["patch"].value("uncertain", std::int64_t{0}) : 0;
     if (uncertain == 0) continue;
     violations.push_back({"steps[" + std::to_string(i) + "] (" + step.id + ")",
                           "step " + step.id + " would set or remove a tag key that " + std::to_string(uncertain) +

@@ -21,7 +21,6 @@ void StepPrediction::count(const jobs::FieldChange& change)
   ++changes[found->second].devices;
 }
 
-
 std::vector<StepPrediction> simulate_plan(const state::StateStore& store, const plans::Plan& plan,
                                           const std::string& snapshot_run, const PredictionVisitor& visit,
                                           std::size_t last_step)

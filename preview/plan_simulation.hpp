@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -70,6 +70,5 @@ using PredictionVisitor = std::function<void(const DevicePrediction&)>;
 std::vector<StepPrediction> simulate_plan(const state::StateStore& store, const plans::Plan& plan,
                                           const std::string& snapshot_run, const PredictionVisitor& visit = {},
                                           std::size_t last_step = static_cast<std::size_t>(-1));
-
 
 } // namespace fleetrun::preview

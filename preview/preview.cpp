@@ -83,10 +83,11 @@ void write_preview_json(std::ostream& out, const json& facts, const state::State
     }
     out << ",\"deviceIds\":[";
     bool first = true;
-    store.for_each_device_excluding(snapshot_run, step.query, plans::deleted_before(plan, i), [&](const std::string& id) {
-      out << (first ? "" : ",") << json(id).dump();
-      first = false;
-    });
+    store.for_each_device_excluding(snapshot_run, step.query, plans::deleted_before(plan, i),
+                                    [&](const std::string& id) {
+                                      out << (first ? "" : ",") << json(id).dump();
+                                      first = false;
+                                    });
     out << "]";
     if (step.action == plans::ActionKind::patch) {
       out << ",\"deviceChanges\":[";
@@ -312,8 +313,8 @@ std::string render_preview(const json& facts)
   std::ostringstream out;
   out << "queries\n";
   for (const auto& q : facts["queries"]) {
-    out << "  " << q["name"].get<std::string>() << ": " << report::with_commas(q["devices"].get<std::int64_t>()) << " devices"
-        << (q.value("deleted", false) ? " (deleted)" : "");
+    out << "  " << q["name"].get<std::string>() << ": " << report::with_commas(q["devices"].get<std::int64_t>())
+        << " devices" << (q.value("deleted", false) ? " (deleted)" : "");
     if (q.contains("expect")) {
       out << "  (expect "
           << (q["expect"].contains("min") ? std::to_string(q["expect"]["min"].get<std::int64_t>()) : "0") << ".."
@@ -340,8 +341,8 @@ std::string render_preview(const json& facts)
           << " more of its devices are deleted by an earlier step: left out\n";
     }
     if (s.contains("patch") && s["patch"]["failed"].get<std::int64_t>() > 0) {
-      out << "       " << report::with_commas(s["patch"]["failed"].get<std::int64_t>())
-          << " devices would fail (e.g. " << s.value("failedExample", std::string()) << "): the API changes nothing on "
+      out << "       " << report::with_commas(s["patch"]["failed"].get<std::int64_t>()) << " devices would fail (e.g. "
+          << s.value("failedExample", std::string()) << "): the API changes nothing on "
           << "them\n";
       if (&s != &facts["steps"].back())
         out << "       after a step with failures the later steps start only with --keep-going\n";

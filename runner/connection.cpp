@@ -64,7 +64,6 @@ std::unique_ptr<ApiConnection> ApiConnection::clone() const
       new ApiConnection(m_options, api::make_poco_transport(transport_options(m_options)), m_client_options));
 }
 
-
 std::string ConnectionSettings::token_source() const
 {
   return token_file.empty() ? "the token in $" + token_env : "the token in file " + token_file;

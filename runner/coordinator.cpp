@@ -211,7 +211,6 @@ void Coordinator::report_progress(ProgressObserver observer, std::chrono::millis
   m_progress_every = every;
 }
 
-
 void Coordinator::finish(const std::string& run_id, const RunResult& result)
 {
   state::RunStatus status = state::RunStatus::completed;

@@ -29,8 +29,8 @@
 #include "runner/resolution.hpp"
 #include "runner/settings.hpp"
 
-#include "runner/machine_names.hpp"
 #include "plans/plan.hpp"
+#include "runner/machine_names.hpp"
 #include "state/run_journal.hpp"
 
 #include <nlohmann/json_fwd.hpp>

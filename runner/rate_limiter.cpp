@@ -7,14 +7,14 @@
 namespace fleetrun::runner {
 
 namespace {
-constexpr double k_floor = 0.5;                                  // requests/second never go below this
-constexpr auto k_probe_gap = std::chrono::milliseconds(1000);    // learning: a step up after 1 s without a 429
-constexpr double k_unmeasured_step = 1.15;                       // each step up before the rate is measured
-constexpr double k_margin = 0.95;                                // pace at this share of the server's rate
-constexpr double k_first_margin = 0.7;                           // ... of what the first 429 suggests
-constexpr double k_pace_margin = 0.97;                           // paced at, of a trusted estimate
-constexpr double k_store_margin = 0.95;                          // stored, of a trusted estimate
-constexpr double k_probe_ceiling = 1.1;                          // a probe's step at most
+constexpr double k_floor = 0.5;                               // requests/second never go below this
+constexpr auto k_probe_gap = std::chrono::milliseconds(1000); // learning: a step up after 1 s without a 429
+constexpr double k_unmeasured_step = 1.15;                    // each step up before the rate is measured
+constexpr double k_margin = 0.95;                             // pace at this share of the server's rate
+constexpr double k_first_margin = 0.7;                        // ... of what the first 429 suggests
+constexpr double k_pace_margin = 0.97;                        // paced at, of a trusted estimate
+constexpr double k_store_margin = 0.95;                       // stored, of a trusted estimate
+constexpr double k_probe_ceiling = 1.1;                       // a probe's step at most
 constexpr double k_probe_step = 1.02;
 constexpr auto k_window = std::chrono::seconds(1);
 constexpr auto k_episode = std::chrono::milliseconds(500);       // 429s closer than this: one empty bucket
@@ -172,9 +172,10 @@ void RateLimiter::first_estimate(Clock::time_point now)
                                       [](const auto& answer) { return answer.second; });
   const double span = std::max(seconds(k_window), seconds(to - from));
   const double shown = accepted > 0 ? static_cast<double>(accepted) / span : k_floor;
-  const double rate = m_configured > 0 && !m_estimates.empty() ? std::min(m_rate, shown * k_first_margin)
-                                                                : shown * k_first_margin;
-  if (m_rate <= 0 || rate < m_rate || m_first_pending) set_rate(m_configured > 0 ? std::min(m_configured, rate) : rate, now);
+  const double rate =
+      m_configured > 0 && !m_estimates.empty() ? std::min(m_rate, shown * k_first_margin) : shown * k_first_margin;
+  if (m_rate <= 0 || rate < m_rate || m_first_pending)
+    set_rate(m_configured > 0 ? std::min(m_configured, rate) : rate, now);
   if (m_outstanding.empty() || *m_outstanding.begin() >= to) m_first_pending = false; // every answer counted
 }
 

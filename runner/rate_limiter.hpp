@@ -109,15 +109,15 @@ private:
   bool m_first_pending = false;      // the first 429's estimate awaits answers sent before it
 
   std::optional<Clock::time_point> m_first_sent;
-  std::multiset<Clock::time_point> m_outstanding;     // send times of requests not answered yet
-  std::multimap<Clock::time_point, bool> m_answered;  // send time -> accepted, over the last minute
-  std::optional<Clock::time_point> m_mark;            // send time of the 429 an interval starts at
-  std::optional<Clock::time_point> m_pending;         // a later 429 whose interval awaits earlier answers
-  std::vector<double> m_estimates;                    // trusted estimates, oldest first
-  std::vector<Clock::time_point> m_throttles;         // send times of the latest 429s
-  std::optional<Clock::time_point> m_last_throttle;   // when the last 429 came
-  double m_sustained = 0;                             // the highest rate held for 5 s without a 429
-  double m_observed = 0;                              // the most taken over 20 s without a 429
+  std::multiset<Clock::time_point> m_outstanding;    // send times of requests not answered yet
+  std::multimap<Clock::time_point, bool> m_answered; // send time -> accepted, over the last minute
+  std::optional<Clock::time_point> m_mark;           // send time of the 429 an interval starts at
+  std::optional<Clock::time_point> m_pending;        // a later 429 whose interval awaits earlier answers
+  std::vector<double> m_estimates;                   // trusted estimates, oldest first
+  std::vector<Clock::time_point> m_throttles;        // send times of the latest 429s
+  std::optional<Clock::time_point> m_last_throttle;  // when the last 429 came
+  double m_sustained = 0;                            // the highest rate held for 5 s without a 429
+  double m_observed = 0;                             // the most taken over 20 s without a 429
 };
 
 } // namespace fleetrun::runner

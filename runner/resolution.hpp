@@ -6,8 +6,8 @@
 // each page, in order, to the sink: the coordinator, which writes them to the
 // state file.
 
-#include "runner/machine_names.hpp"
 #include "runner/dispatcher.hpp"
+#include "runner/machine_names.hpp"
 
 #include "api/losant_client.hpp"
 #include "jobs/query_resolution.hpp"

@@ -120,13 +120,12 @@ private:
       // Devices an earlier delete step of the plan takes away are left out, as
       // the preview showed (plan_simulation.hpp).
       std::vector<std::string> group;
-      m_store.reader().for_each_device_excluding(m_step.snapshot_run_id, m_step.query_name,
-                                        plans::deleted_before(m_owner.m_plan, static_cast<std::size_t>(m_step.index)),
-                                        [&](const std::string& id) {
-                                          group.push_back(id);
-                                          if (static_cast<int>(group.size()) == size)
-                                            add_batch(std::exchange(group, {}));
-                                        });
+      m_store.reader().for_each_device_excluding(
+          m_step.snapshot_run_id, m_step.query_name,
+          plans::deleted_before(m_owner.m_plan, static_cast<std::size_t>(m_step.index)), [&](const std::string& id) {
+            group.push_back(id);
+            if (static_cast<int>(group.size()) == size) add_batch(std::exchange(group, {}));
+          });
       if (!group.empty()) add_batch(group);
     } else {
       const auto listed = m_plan_step.params().value("devices", json::array());
@@ -191,8 +190,8 @@ private:
       // their end: their devices are changed on the server either way, and the
       // run's counts must say so. A stop or a halt leaves them to resume.
       const Sending sending = m_stopping || m_halt != Halt::none ? Sending::nothing
-                              : m_aborting                        ? Sending::job_follow_ups
-                                                                  : Sending::everything;
+                              : m_aborting                       ? Sending::job_follow_ups
+                                                                 : Sending::everything;
       SteadyTime wake = now + std::chrono::seconds(1);
       if (sending != Sending::nothing) wake = std::min(wake, dispatch_due(now, sending));
       if (m_dispatcher.in_flight() == 0 && !has_due_work(sending)) break;

@@ -117,8 +117,9 @@ Response Sandbox::Impl::get_devices(const Request& request)
             (bound_included_before
                  ? std::upper_bound(indices->begin(), indices->end(), bound,
                                     [&](const std::string& id, std::uint32_t index) { return id < devices[index].id; })
-                 : std::lower_bound(indices->begin(), indices->end(), bound,
-                                    [&](std::uint32_t index, const std::string& id) { return devices[index].id < id; })) -
+                 : std::lower_bound(
+                       indices->begin(), indices->end(), bound,
+                       [&](std::uint32_t index, const std::string& id) { return devices[index].id < id; })) -
             indices->begin());
       }
       return static_cast<std::size_t>(

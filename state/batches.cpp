@@ -8,7 +8,8 @@ using detail::now_ms;
 using detail::Statement;
 
 namespace {
-constexpr StepStatus k_step_statuses[] = {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed};
+constexpr StepStatus k_step_statuses[] = {StepStatus::pending, StepStatus::running, StepStatus::done,
+                                          StepStatus::failed};
 constexpr BatchStatus k_batch_statuses[] = {BatchStatus::planned,  BatchStatus::sending, BatchStatus::retry_wait,
                                             BatchStatus::enqueued, BatchStatus::done,    BatchStatus::failed,
                                             BatchStatus::unknown};
@@ -38,8 +39,8 @@ void RunJournal::insert_step(const StepRecord& step)
 std::vector<StepRecord> StateStore::steps(const std::string& run_id) const
 {
   Statement select(impl().db, "SELECT run_id, step_index, step_id, action, query_name, snapshot_run_id, status, "
-                               "device_count, batch_count, result_json, started_ms, finished_ms FROM steps "
-                               "WHERE run_id = ?1 ORDER BY step_index");
+                              "device_count, batch_count, result_json, started_ms, finished_ms FROM steps "
+                              "WHERE run_id = ?1 ORDER BY step_index");
   select.bind(1, run_id);
   std::vector<StepRecord> out;
   while (select.step()) {
@@ -64,7 +65,7 @@ std::vector<StepRecord> StateStore::steps(const std::string& run_id) const
 void RunJournal::update_step(const StepRecord& step)
 {
   Statement update(impl().db, "UPDATE steps SET status = ?3, device_count = ?4, batch_count = ?5, result_json = ?6, "
-                               "started_ms = ?7, finished_ms = ?8 WHERE run_id = ?1 AND step_index = ?2");
+                              "started_ms = ?7, finished_ms = ?8 WHERE run_id = ?1 AND step_index = ?2");
   update.bind(1, step.run_id)
       .bind(2, step.index)
       .bind(3, std::string(to_string(step.status)))
@@ -140,9 +141,9 @@ BatchRecord read_batch(const Statement& row)
 void RunJournal::insert_batch(const BatchRecord& batch)
 {
   Statement insert(impl().db, (std::string("INSERT INTO batches (") + k_batch_columns +
-                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-                                "?18, ?19, ?20, ?21)")
-                                   .c_str());
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                               "?18, ?19, ?20, ?21)")
+                                  .c_str());
   bind_batch(insert, batch);
   insert.run();
 }
@@ -167,8 +168,8 @@ std::vector<BatchRecord> StateStore::batches(const std::string& run_id, int step
 std::optional<BatchRecord> StateStore::batch(const std::string& run_id, int step_index, int batch_index) const
 {
   Statement select(impl().db, (std::string("SELECT ") + k_batch_columns +
-                                " FROM batches WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3")
-                                   .c_str());
+                               " FROM batches WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3")
+                                  .c_str());
   select.bind(1, run_id).bind(2, step_index).bind(3, batch_index);
   if (!select.step()) return std::nullopt;
   return read_batch(select);
@@ -177,10 +178,10 @@ std::optional<BatchRecord> StateStore::batch(const std::string& run_id, int step
 void RunJournal::update_batch(const BatchRecord& batch)
 {
   Statement update(impl().db, "UPDATE batches SET status = ?4, device_ids_json = ?5, device_count = ?6, method = ?7, "
-                               "path = ?8, body = ?9, request_hash = ?10, attempts = ?11, http_status = ?12, "
-                               "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
-                               "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
-                               "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");
+                              "path = ?8, body = ?9, request_hash = ?10, attempts = ?11, http_status = ?12, "
+                              "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
+                              "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
+                              "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");
   bind_batch(update, batch);
   update.run();
 }
@@ -188,9 +189,9 @@ void RunJournal::update_batch(const BatchRecord& batch)
 void RunJournal::update_batch_progress(const BatchRecord& batch)
 {
   Statement update(impl().db, "UPDATE batches SET status = ?4, attempts = ?11, http_status = ?12, "
-                               "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
-                               "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
-                               "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");
+                              "response = ?13, job_id = ?14, job_status = ?15, job_progress = ?16, error = ?17, "
+                              "next_attempt_ms = ?18, sent_ms = ?19, finished_ms = ?20, outcome_json = ?21 "
+                              "WHERE run_id = ?1 AND step_index = ?2 AND batch_index = ?3");
   bind_batch(update, batch);
   update.run();
 }

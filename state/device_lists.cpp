@@ -39,7 +39,6 @@ std::vector<QueryRecord> StateStore::queries(const std::string& run_id) const
   return out;
 }
 
-
 void RunJournal::clear_query_devices(const std::string& run_id, const std::string& name)
 {
   Statement remove(impl().db, "DELETE FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID);
@@ -76,10 +75,11 @@ void StateStore::for_each_device(const std::string& run_id, const std::string& n
                                  const std::function<void(const std::string&, const std::string&)>& visit,
                                  std::int64_t limit) const
 {
-  Statement select(impl().db, with_documents ? "SELECT device_id, document FROM list_devices WHERE list_id = "
-                                                FLEETRUN_LIST_ID " ORDER BY device_id LIMIT ?3"
-                                              : "SELECT device_id, '' FROM list_devices WHERE list_id = "
-                                                FLEETRUN_LIST_ID " ORDER BY device_id LIMIT ?3");
+  Statement select(impl().db, with_documents
+                                  ? "SELECT device_id, document FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
+                                    " ORDER BY device_id LIMIT ?3"
+                                  : "SELECT device_id, '' FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
+                                    " ORDER BY device_id LIMIT ?3");
   select.bind(1, run_id).bind(2, name).bind(3, limit);
   while (select.step()) visit(select.text(0), select.text(1));
 }
@@ -106,10 +106,10 @@ namespace {
 class SqlDeviceCursor final : public StateStore::DeviceCursor {
 public:
   SqlDeviceCursor(sqlite3* db, const std::string& run_id, const std::string& name, bool with_documents)
-      : m_select(db, with_documents
-                         ? "SELECT device_id, document FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
-                           " ORDER BY device_id"
-                         : "SELECT device_id, '' FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID " ORDER BY device_id")
+      : m_select(db, with_documents ? "SELECT device_id, document FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
+                                      " ORDER BY device_id"
+                                    : "SELECT device_id, '' FROM list_devices WHERE list_id = " FLEETRUN_LIST_ID
+                                      " ORDER BY device_id")
   {
     m_select.bind(1, run_id).bind(2, name);
   }

@@ -87,8 +87,8 @@ std::expected<void, LockHolder> RunJournal::acquire_lock(const std::string& run_
     }
   }
   Statement upsert(impl().db, "INSERT INTO run_locks (run_id, pid, process_start, host, acquired_ms, heartbeat_ms) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (run_id) DO UPDATE SET pid = ?2, "
-                               "process_start = ?3, host = ?4, acquired_ms = ?5, heartbeat_ms = ?5");
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (run_id) DO UPDATE SET pid = ?2, "
+                              "process_start = ?3, host = ?4, acquired_ms = ?5, heartbeat_ms = ?5");
   upsert.bind(1, run_id).bind(2, me.pid).bind(3, me.process_start).bind(4, me.host).bind(5, me.heartbeat_ms).run();
   transaction.commit();
   return {};

@@ -103,7 +103,7 @@ std::vector<RunRecord> StateStore::runs() const
 std::vector<std::string> StateStore::runs_read_by(const std::string& id) const
 {
   Statement select(impl().db, "SELECT DISTINCT snapshot_run_id FROM steps WHERE run_id = ?1 AND snapshot_run_id != ?1 "
-                               "UNION SELECT preview_run_id FROM runs WHERE id = ?1 AND preview_run_id != ''");
+                              "UNION SELECT preview_run_id FROM runs WHERE id = ?1 AND preview_run_id != ''");
   select.bind(1, id);
   std::vector<std::string> out;
   while (select.step()) out.push_back(select.text(0));
@@ -113,8 +113,8 @@ std::vector<std::string> StateStore::runs_read_by(const std::string& id) const
 void RunJournal::delete_run(const std::string& id)
 {
   auto transaction = this->transaction();
-  Statement remove_devices(impl().db,
-                           "DELETE FROM list_devices WHERE list_id IN (SELECT list_id FROM device_lists WHERE run_id = ?1)");
+  Statement remove_devices(
+      impl().db, "DELETE FROM list_devices WHERE list_id IN (SELECT list_id FROM device_lists WHERE run_id = ?1)");
   remove_devices.bind(1, id).run();
   for (const char* table : {"device_lists", "queries", "batches", "steps", "events", "run_locks"}) {
     Statement remove(impl().db, (std::string("DELETE FROM ") + table + " WHERE run_id = ?1").c_str());

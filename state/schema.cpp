@@ -142,7 +142,8 @@ static_assert(k_migrations.size() + 1 == k_schema_version, "k_schema_version is 
 
 } // namespace
 
-StateStore::StateStore(std::string path, void* db, bool read_only) : m_path(std::move(path)), m_impl(std::make_unique<Impl>())
+StateStore::StateStore(std::string path, void* db, bool read_only)
+    : m_path(std::move(path)), m_impl(std::make_unique<Impl>())
 {
   m_impl->db = static_cast<sqlite3*>(db);
   m_impl->read_only = read_only;
@@ -160,7 +161,8 @@ bool StateStore::read_only() const
 
 RunJournal::RunJournal(StateStore& store) : m_store(store)
 {
-  if (store.read_only()) throw StateFailure("state file " + store.path() + " was opened read-only: it cannot be written");
+  if (store.read_only())
+    throw StateFailure("state file " + store.path() + " was opened read-only: it cannot be written");
 }
 
 void RunJournal::execute(const std::string& sql)

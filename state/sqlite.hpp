@@ -100,8 +100,7 @@ inline std::int64_t now_ms()
 }
 
 // Reads an enum stored as its name; a name this fleetrun does not know is a state failure.
-template <class Enum, std::size_t N>
-Enum parse_enum(const std::string& text, const Enum (&values)[N])
+template <class Enum, std::size_t N> Enum parse_enum(const std::string& text, const Enum (&values)[N])
 {
   for (const auto value : values) {
     if (to_string(value) == text) return value;

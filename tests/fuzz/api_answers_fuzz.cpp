@@ -6,8 +6,8 @@
 #include "api/device_page.hpp"
 #include "api/losant_client.hpp"
 #include "jobs/job_log.hpp"
-#include "plans/plan.hpp"
 #include "machine/batch_machine.hpp"
+#include "plans/plan.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -429,9 +429,9 @@ queries: {all: {query: {name: {$ne: nobody}}}}
 steps: [{id: t, action: patch, query: all, batch_size: 500, allow_whole_fleet: true, updateFields: {description: x}}]
 )");
   const auto state = (dir / "s.db").string();
-  const auto result = run_fleetrun(
-      {"apply", (dir / "plan.yaml").string(), "--yes", "--max-failure-percent", "5", "--state", state, "--output", "json"},
-      sandbox_env(sandbox));
+  const auto result = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--max-failure-percent", "5",
+                                    "--state", state, "--output", "json"},
+                                   sandbox_env(sandbox));
   INFO(result.err);
   CHECK(result.exit_code == 1);
   CHECK_THAT(result.err, Catch::Contains("jobs already enqueued are followed to their end"));
@@ -503,7 +503,7 @@ steps: [{id: tag, action: patch, query: sensors, batch_size: 100,
   const auto throttled = counters["throttled429"].get<double>();
   INFO("unknown limit of 20/s: " << requests << " requests, " << throttled << " 429s, learned " << facts["learnedRate"]
                                  << "/s");
-  CHECK(throttled > 0);                   // it met the limit
+  CHECK(throttled > 0);                    // it met the limit
   CHECK(throttled <= 8 + 0.04 * requests); // finding it costs what was in flight then; little after
   // What it stores for the next run: measured between 429s, by the times
   // requests left (answers taken in clumps on a busy machine do not count),

@@ -374,8 +374,9 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
   const std::string state_file = (dir / "s.db").string();
   std::string killed_id;
   {
-    FleetrunProcess killed({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
-                           sandbox_env(sandbox));
+    FleetrunProcess killed(
+        {"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--concurrency", "1"},
+        sandbox_env(sandbox));
     wait_until(
         [&] {
           const auto status = run_fleetrun({"status", "--state", state_file, "--output", "json"});
@@ -387,9 +388,9 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
     killed.signal(SIGKILL);
     killed.wait();
   }
-  const auto finished = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--output",
-                                      "json"},
-                                     sandbox_env(sandbox));
+  const auto finished =
+      run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state_file, "--output", "json"},
+                   sandbox_env(sandbox));
   INFO(finished.err);
   REQUIRE(finished.exit_code == 0);
   const std::string finished_id = json::parse(finished.out)["run"];

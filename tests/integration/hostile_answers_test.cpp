@@ -156,7 +156,8 @@ TEST_CASE("a trickling answer is cut off by the low-speed limit and retried as t
   ScriptedServer server([](const RawRequest&) -> Writer { return trickle(1500ms); });
   TempDir dir;
   const auto [result, took] = plan_against(
-      server, dir, {"--read-timeout-ms", "3000", "--low-speed-limit", "100", "--low-speed-time", "3", "--max-attempts", "2"});
+      server, dir,
+      {"--read-timeout-ms", "3000", "--low-speed-limit", "100", "--low-speed-time", "3", "--max-attempts", "2"});
   INFO(result.err);
   CHECK(result.exit_code == 5);
   CHECK_THAT(result.err, Catch::Contains("fewer than 100 bytes/s for 3 s"));
@@ -223,7 +224,8 @@ std::string device_page(unsigned long long first, int count, bool descending, co
 {
   std::string body = "{" + total + "\"items\":[";
   for (int i = 0; i < count; ++i) {
-    const unsigned long long n = descending ? first - static_cast<unsigned long long>(i) : first + static_cast<unsigned long long>(i);
+    const unsigned long long n =
+        descending ? first - static_cast<unsigned long long>(i) : first + static_cast<unsigned long long>(i);
     body += (i ? "," : "") + std::string("{\"id\":\"") + hex_id(n) + "\",\"name\":\"d\",\"description\":\"" +
             std::string(600, 'x') + "\"}";
   }
@@ -281,8 +283,8 @@ TEST_CASE("a server with endless pages is stopped in seconds, in bounded memory,
     if (no_total) {
       // Without a total only the most one query may read (10 million) would
       // stop it; the query's expect.max stops it sooner, and memory stays flat.
-      write_file(dir / "bounded.yaml", std::string(k_plan).replace(std::string(k_plan).find("}}}"), 3,
-                                                                     "}}, expect: {max: 30000}}"));
+      write_file(dir / "bounded.yaml",
+                 std::string(k_plan).replace(std::string(k_plan).find("}}}"), 3, "}}, expect: {max: 30000}}"));
     }
     const auto started = std::chrono::steady_clock::now();
     const CommandResult result =

@@ -203,7 +203,8 @@ TEST_CASE("devices holding a tag key twice are marked uncertain, and on_uncertai
 {
   TempDir dir;
   const json fleet = json::array({
-      {{"id", "5f0000000000000000000001"}, {"name", "twice"},
+      {{"id", "5f0000000000000000000001"},
+       {"name", "twice"},
        {"tags", {{{"key", "zone"}, {"value", "z1"}}, {{"key", "zone"}, {"value", "z2"}}}}},
       {{"id", "5f0000000000000000000002"}, {"name", "once"}, {"tags", {{{"key", "zone"}, {"value", "z1"}}}}},
       {{"id", "5f0000000000000000000003"}, {"name", "none"}},
@@ -221,7 +222,8 @@ steps:
   REQUIRE(text.exit_code == 0);
   CHECK_THAT(text.out, Catch::Contains("1 devices uncertain"));
   CHECK_THAT(text.out, Catch::Contains("twice: set tag zone on a device holding that key 2 times"));
-  const auto json_preview = run_fleetrun({"plan", (dir / "plan.yaml").string(), "--output", "json"}, sandbox_env(sandbox));
+  const auto json_preview =
+      run_fleetrun({"plan", (dir / "plan.yaml").string(), "--output", "json"}, sandbox_env(sandbox));
   const json step = json::parse(json_preview.out)["steps"][0];
   CHECK(step["patch"]["uncertain"] == 1);
   for (const auto& device : step["deviceChanges"]) CHECK(device.contains("uncertain") == (device["name"] == "twice"));

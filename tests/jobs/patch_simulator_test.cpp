@@ -85,11 +85,12 @@ TEST_CASE("updateFields replace whole fields, tags and attributes included, befo
   const json patch = {{"updateFields", {{"tags", {{{"key", "site"}, {"value", "south"}}}}, {"parentId", nullptr}}},
                       {"updateOperations", {op("set", "tag", {{"value", {{"key", "fw"}, {"value", "2"}}}})}}};
   // The device held zone twice: no per-tag entries say that, the whole list does.
-  CHECK(changed(patch) ==
-        std::vector<std::string>{
-            R"(parentId: "5f00000000000000000000aa" -> null)",
-            R"(whole tags: [{"key":"zone","value":"z1"},{"key":"zone","value":"z2"},{"key":"site","value":"north"}] -> )"
-            R"([{"key":"site","value":"south"},{"key":"fw","value":"2"}])"});
+  CHECK(
+      changed(patch) ==
+      std::vector<std::string>{
+          R"(parentId: "5f00000000000000000000aa" -> null)",
+          R"(whole tags: [{"key":"zone","value":"z1"},{"key":"zone","value":"z2"},{"key":"site","value":"north"}] -> )"
+          R"([{"key":"site","value":"south"},{"key":"fw","value":"2"}])"});
 }
 
 TEST_CASE("updateFields.tags keep the plan's order: entries remove, change in place, then append in order",
@@ -102,9 +103,11 @@ TEST_CASE("updateFields.tags keep the plan's order: entries remove, change in pl
                           {{"key", "owner"}, {"value", "ops"}},
                           {{"key", "env"}, {"value", "prod"}}}}}}};
   CHECK(changed(patch, device) == std::vector<std::string>{R"(tags.old: "1" -> null)", R"(tags.site: "a" -> "b")",
-                                                           R"(tags.owner: null -> "ops")", R"(tags.env: null -> "prod")"});
+                                                           R"(tags.owner: null -> "ops")",
+                                                           R"(tags.env: null -> "prod")"});
   // The same tags in another order than the device's: only the whole list says it.
-  const json reordered = {{"updateFields", {{"tags", {{{"key", "site"}, {"value", "a"}}, {{"key", "old"}, {"value", "1"}}}}}}};
+  const json reordered = {
+      {"updateFields", {{"tags", {{{"key", "site"}, {"value", "a"}}, {{"key", "old"}, {"value", "1"}}}}}}};
   CHECK(changed(reordered, device).size() == 1);
   CHECK(simulate_patch(device, reordered).result == PatchResult::updated);
 }
@@ -124,7 +127,8 @@ TEST_CASE("set tag changes the first tag of that key, remove tag removes them al
   CHECK_FALSE(simulate_patch(k_device, ops({op("set", "tag", {{"value", {{"key", "zone"}, {"value", "z1"}}}})}))
                   .uncertain.empty());
   // A key held once is certain.
-  const SimulatedPatch site = simulate_patch(k_device, ops({op("set", "tag", {{"value", {{"key", "site"}, {"value", "s"}}}})}));
+  const SimulatedPatch site =
+      simulate_patch(k_device, ops({op("set", "tag", {{"value", {{"key", "site"}, {"value", "s"}}}})}));
   CHECK(site.uncertain.empty());
   CHECK(result_of(ops({op("remove", "tag", {{"tagKey", "nope"}})})) == PatchResult::skipped);
 }
@@ -162,7 +166,8 @@ TEST_CASE("on an attribute the device lacks, a remove does nothing and a set fai
         op("set", "attributeContentType", {{"attributeName", "missing"}, {"value", "x/y"}}),
         op("set", "attributeName", {{"attributeName", "missing"}, {"value", "found"}})}) {
     INFO(operation.dump());
-    const SimulatedPatch simulated = simulate_patch(k_device, ops({op("set", "description", {{"value", "n"}}), operation}));
+    const SimulatedPatch simulated =
+        simulate_patch(k_device, ops({op("set", "description", {{"value", "n"}}), operation}));
     CHECK(simulated.result == PatchResult::failed);
     CHECK(simulated.after == k_device); // all or nothing
   }
@@ -249,10 +254,12 @@ TEST_CASE("each device's change list, applied in order, gives the simulated devi
       case 0: operations.push_back(op("set", "tag", {{"value", {{"key", keys[pick(5)]}, {"value", "v"}}}})); break;
       case 1: operations.push_back(op("remove", "tag", {{"tagKey", keys[pick(5)]}})); break;
       case 2:
-        operations.push_back(op("set", "attributeName", {{"attributeName", names[pick(4)]}, {"value", names[pick(4)] + "2"}}));
+        operations.push_back(
+            op("set", "attributeName", {{"attributeName", names[pick(4)]}, {"value", names[pick(4)] + "2"}}));
         break;
       case 3:
-        operations.push_back(op("add", "attribute", {{"value", {{"name", names[pick(4)] + "2"}, {"dataType", "string"}}}}));
+        operations.push_back(
+            op("add", "attribute", {{"value", {{"name", names[pick(4)] + "2"}, {"dataType", "string"}}}}));
         break;
       case 4: operations.push_back(op("remove", "attribute", {{"attributeName", names[pick(4)]}})); break;
       case 5:
@@ -262,12 +269,15 @@ TEST_CASE("each device's change list, applied in order, gives the simulated devi
       case 6: operations.push_back(op("remove", "attributeDescription", {{"attributeName", names[pick(4)]}})); break;
       case 7: operations.push_back(op("set", "description", {{"value", "y"}})); break;
       default:
-        operations.push_back(op("set", "attributeDescription", {{"attributeName", names[pick(4)] + "2"}, {"value", "n"}}));
+        operations.push_back(
+            op("set", "attributeDescription", {{"attributeName", names[pick(4)] + "2"}, {"value", "n"}}));
         break;
       }
     }
     json patch = {{"updateOperations", operations}};
-    if (!pick(4)) patch["updateFields"] = {{"tags", {{{"key", keys[pick(5)]}, {"value", "f"}}, {{"key", "owner"}, {"value", "o"}}}}};
+    if (!pick(4))
+      patch["updateFields"] = {
+          {"tags", {{{"key", keys[pick(5)]}, {"value", "f"}}, {{"key", "owner"}, {"value", "o"}}}}};
     const SimulatedPatch simulated = simulate_patch(device, patch);
     if (simulated.result == PatchResult::failed) continue;
     const auto changes = document_changes(device, simulated.after, simulated.trace);
@@ -275,7 +285,8 @@ TEST_CASE("each device's change list, applied in order, gives the simulated devi
     INFO(device.dump() << "\n" << patch.dump());
     json entries = json::array();
     for (const auto& change : changes)
-      entries.push_back({{"field", change.field}, {"op", to_string(change.op)}, {"before", change.before}, {"after", change.after}});
+      entries.push_back(
+          {{"field", change.field}, {"op", to_string(change.op)}, {"before", change.before}, {"after", change.after}});
     json applied = fleetrun::testing::apply_change_list(device, entries);
     json expected = simulated.after;
     for (json* d : {&applied, &expected}) {

@@ -393,8 +393,8 @@ TEST_CASE("without a totalCount a server that never ends is stopped at the most 
 {
   const plans::QuerySpec spec = advanced();
   jobs::QueryResolver resolver(spec, 1000, 50'000);
-  const Outcome outcome =
-      drive_with(resolver, [&](const api::DeviceListParams& params) { return endless_page(params, std::nullopt); }, 1000);
+  const Outcome outcome = drive_with(
+      resolver, [&](const api::DeviceListParams& params) { return endless_page(params, std::nullopt); }, 1000);
   REQUIRE(outcome.error);
   CHECK_THAT(outcome.error->message, Catch::Contains("more than 50000 devices"));
   CHECK_THAT(outcome.error->message, Catch::Contains("the most fleetrun reads for one query"));

@@ -461,16 +461,17 @@ TEST_CASE("job polls take at most one request in ten while batches wait to be se
 {
   // Every batch is enqueued as a job that runs on; told 10/s, the 40
   // batches need 4 s: polls of the jobs already enqueued must not slow them.
-  FakeRun f(k_patch_plan, 2000, [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
-    if (request.method == "PATCH") {
-      real(request);
-      const std::string job = json::parse(*request.body)["deviceIds"][0];
-      return ok(202, json{{"jobQueued", true}, {"jobId", job}, {"success", true}}.dump());
-    }
-    if (request.path.starts_with("/jobLogs/"))
-      return ok(200, R"({"status":"queued"})"); // no progress reported: polled often
-    return std::nullopt;
-  });
+  FakeRun f(k_patch_plan, 2000,
+            [&](const api::RequestSpec& request, const Responder& real) -> std::optional<api::ApiResult> {
+              if (request.method == "PATCH") {
+                real(request);
+                const std::string job = json::parse(*request.body)["deviceIds"][0];
+                return ok(202, json{{"jobQueued", true}, {"jobId", job}, {"success", true}}.dump());
+              }
+              if (request.path.starts_with("/jobLogs/"))
+                return ok(200, R"({"status":"queued"})"); // no progress reported: polled often
+              return std::nullopt;
+            });
   f.limiter = RateLimiter(10, 1, f.clock.now());
   f.settings.rate = 10;
   f.settings.concurrency = 4;

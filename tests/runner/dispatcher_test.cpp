@@ -15,8 +15,9 @@ namespace {
 
 struct Fixture {
   explicit Fixture(std::chrono::milliseconds latency, double rate = 0)
-      : sender(clock, [](const api::RequestSpec&) { return ok(200, "{}"); }, latency), limiter(rate, rate, clock.now()),
-        dispatcher(sender, limiter, clock, 64, std::chrono::seconds(300), counters)
+      : sender(
+            clock, [](const api::RequestSpec&) { return ok(200, "{}"); }, latency),
+        limiter(rate, rate, clock.now()), dispatcher(sender, limiter, clock, 64, std::chrono::seconds(300), counters)
   {
   }
 

@@ -7,7 +7,6 @@
 #include <random>
 #include <set>
 
-
 using fleetrun::runner::RateLimiter;
 using namespace std::chrono_literals;
 
@@ -56,7 +55,7 @@ TEST_CASE("told a rate, a 429 makes the told rate a ceiling and the server's rat
   // 20 accepted over the second before the first 429: pace at 80 % of that.
   for (int i = 0; i < 20; ++i) answered(limiter, t0 - 1s + std::chrono::milliseconds(i * 50), t0, false);
   answered(limiter, t0, t0 + 10ms, true);
-  CHECK(limiter.current_rate() == Approx(14)); // 70 % of the 20/s the second before showed, burst and all
+  CHECK(limiter.current_rate() == Approx(14));     // 70 % of the 20/s the second before showed, burst and all
   answered(limiter, t0 + 100ms, t0 + 110ms, true); // the same empty bucket
   CHECK(limiter.current_rate() == Approx(14));
   // 30 accepted sent in the 1.5 s to the next 429: the server's rate is 20/s.
@@ -110,12 +109,15 @@ TEST_CASE("learning probes higher after a quiet second in which it held requests
   answered(limiter, t0, t0, true);
   CHECK(limiter.current_rate() == Approx(7));
   // Sending at the rate it allows: after a quiet second, 15 % more (nothing is measured yet).
-  for (int i = 1; i <= 7; ++i) answered(limiter, t0 + std::chrono::milliseconds(i * 140), t0 + std::chrono::milliseconds(i * 140), false);
+  for (int i = 1; i <= 7; ++i)
+    answered(limiter, t0 + std::chrono::milliseconds(i * 140), t0 + std::chrono::milliseconds(i * 140), false);
   CHECK(limiter.current_rate() == Approx(7));
   answered(limiter, t0 + 1010ms, t0 + 1010ms, false);
   CHECK(limiter.current_rate() == Approx(7 * 1.15));
   // Sending at half of it (too few requests to send): a quiet spell says nothing.
-  for (int i = 1; i <= 4; ++i) answered(limiter, t0 + 1010ms + std::chrono::milliseconds(i * 250), t0 + 1010ms + std::chrono::milliseconds(i * 250), false);
+  for (int i = 1; i <= 4; ++i)
+    answered(limiter, t0 + 1010ms + std::chrono::milliseconds(i * 250),
+             t0 + 1010ms + std::chrono::milliseconds(i * 250), false);
   answered(limiter, t0 + 2100ms, t0 + 2100ms, false);
   CHECK(limiter.current_rate() == Approx(7 * 1.15));
 }
@@ -202,7 +204,8 @@ struct Simulation {
     std::vector<std::pair<Request, bool>> answering; // judged by the server, the answer on its way back
     for (; now < end; now += 1ms) {
       // The server judges each request when it arrives, in the order they arrive.
-      std::sort(in_flight.begin(), in_flight.end(), [](const Request& a, const Request& b) { return a.arrives < b.arrives; });
+      std::sort(in_flight.begin(), in_flight.end(),
+                [](const Request& a, const Request& b) { return a.arrives < b.arrives; });
       while (!in_flight.empty() && in_flight.front().arrives <= now) {
         const Request request = in_flight.front();
         in_flight.erase(in_flight.begin());
@@ -242,7 +245,8 @@ struct Simulation {
       }
       RateLimiter::Clock::duration wait{};
       while (in_flight.size() + answering.size() + delivered.size() < limit && client.try_acquire(now, wait)) {
-        const auto spread = jitter.count() > 0 ? std::uniform_int_distribution<long>(-jitter.count(), jitter.count())(random) : 0;
+        const auto spread =
+            jitter.count() > 0 ? std::uniform_int_distribution<long>(-jitter.count(), jitter.count())(random) : 0;
         const auto trip = std::max(2ms, latency + std::chrono::milliseconds(spread));
         client.on_sent(now);
         in_flight.push_back({now, now + trip / 2, now + trip});
@@ -294,8 +298,8 @@ TEST_CASE("answers taken in clumps, late and out of order do not inflate the est
       s.clump = 400ms;
       s.retry_after = retry_after;
       s.run(seed);
-      INFO((retry_after ? "Retry-After" : "bare 429") << ", seed " << seed << ": " << s.sent << " sent, " << s.refused
-                                                      << " refused, stored " << s.stored);
+      INFO((retry_after ? "Retry-After" : "bare 429")
+           << ", seed " << seed << ": " << s.sent << " sent, " << s.refused << " refused, stored " << s.stored);
       if (!s.estimate) {
         CHECK(s.stored == 0); // not measured: nothing stored
         continue;

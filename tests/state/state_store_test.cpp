@@ -61,8 +61,7 @@ TEST_CASE("a new state file gets the schema, and runs survive reopening", "[stat
   TempDir dir;
   {
     auto opened = open_new(dir);
-  auto& store = opened.store;
-  auto& journal = opened.journal;
+    auto& journal = opened.journal;
     journal->insert_run(sample_run("r-1"));
   }
   auto reopened = StateStore::open((dir / "state.db").string(), OpenMode::must_exist);
@@ -245,7 +244,6 @@ TEST_CASE("committing an outer transaction while an inner one is open is refused
 {
   TempDir dir;
   auto opened = open_new(dir);
-  auto& store = opened.store;
   auto& journal = opened.journal;
   auto outer = journal->transaction();
   auto inner = journal->transaction();
@@ -258,7 +256,6 @@ TEST_CASE("a failing statement throws StateFailure naming the file", "[state_sto
 {
   TempDir dir;
   auto opened = open_new(dir);
-  auto& store = opened.store;
   auto& journal = opened.journal;
   journal->execute("DROP TABLE events");
   try {
