@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build ccache pkg-config git openssl curl nodejs npm
           libpoco-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev
-          catch2 nlohmann-json3-dev libcli11-dev help2man dpkg-dev)
+          catch2 nlohmann-json3-dev libcli11-dev help2man dpkg-dev
+          systemd bsdutils)
+# (systemd for systemd-analyze, bsdutils for script: tests use them, and fail
+# under CI=true without them.)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

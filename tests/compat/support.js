@@ -11,6 +11,11 @@ function requireOrSkip(name) {
   try {
     return require(name);
   } catch (err) {
+    if (process.env.CI === 'true') {
+      // scripts/test.sh runs npm ci; in CI a missing package fails the test.
+      console.log(`FAILED: npm package ${name} is not installed (run npm ci in tests/compat)`);
+      process.exit(1);
+    }
     console.log(`SKIPPED: npm package ${name} is not installed (run npm ci in tests/compat)`);
     process.exit(77);
   }

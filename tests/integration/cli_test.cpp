@@ -1,5 +1,6 @@
 // The command line itself: help that shows true defaults, and exit codes that
 // mean what docs/CLI.md says whatever layer the failure comes from.
+#include "tests/support/required_tool.hpp"
 #include "tests/support/sandbox_process.hpp"
 #include "tests/support/wait_until.hpp"
 
@@ -167,10 +168,7 @@ std::pair<int, std::string> on_terminal(const TempDir& dir, const std::vector<st
 
 TEST_CASE("on a terminal, a large command run must be confirmed by typing its device count", "[cli]")
 {
-  if (std::system("command -v script > /dev/null 2>&1") != 0) {
-    WARN("util-linux script is not installed: no pseudo-terminal to test on");
-    return;
-  }
+  if (!require_tool("script", "a pseudo-terminal to confirm on")) return;
   SandboxProcess sandbox({"--devices", "1500", "--job-threshold", "100000"});
   TempDir dir;
   write_file(dir / "plan.yaml", R"(version: 1
@@ -280,7 +278,7 @@ steps: [{id: tag, action: patch, query: all, allow_whole_fleet: true, batch_size
   REQUIRE(quiet.exit_code == 0);
   CHECK_THAT(quiet.err, !Catch::Contains("step 1/1 tag (patch):"));
 
-  if (std::system("command -v script > /dev/null 2>&1") == 0) {
+  if (require_tool("script", "progress drawn on a terminal")) {
     const auto [code, shown] = on_terminal(
         dir, {"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "2", "--state", (dir / "c.db").string()},
         sandbox_env(sandbox), "");

@@ -3,6 +3,7 @@
 // units pass `systemd-analyze verify` where systemd is installed; the
 // Kubernetes manifests parse and keep one job at a time with the state on a
 // volume and the token from a Secret.
+#include "tests/support/required_tool.hpp"
 #include "tests/support/sandbox_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -94,10 +95,7 @@ TEST_CASE("the systemd units name the installed binary and real flags, and pass 
   CHECK(value_after(words, "--token-file") == "${CREDENTIALS_DIRECTORY}/losant-token");
   CHECK_THAT(service, Catch::Contains("LoadCredential=losant-token:"));
 
-  if (std::system("command -v systemd-analyze > /dev/null 2>&1") != 0) {
-    WARN("systemd-analyze is not installed: the units were not verified");
-    return;
-  }
+  if (!require_tool("systemd-analyze", "verifying the systemd units")) return;
   TempDir dir;
   // Verified with the binary of this build in place of /usr/bin/fleetrun (verify checks it exists).
   write_file(dir / "fleetrun-maintenance.service",
