@@ -1,7 +1,7 @@
 #include "cli/notify.hpp"
 
 #include "api/http_transport.hpp"
-#include "report/text_format.hpp"
+#include "text/text_format.hpp"
 
 #include <Poco/URI.h>
 #include <spdlog/spdlog.h>
@@ -27,7 +27,7 @@ std::string notification_text(const std::string& outcome, const json& facts)
       const auto by_state = step.find("devicesByState");
       if (by_state != step.end() && by_state->is_object()) {
         for (const auto& [state, devices] : by_state->items()) {
-          counts += (counts.empty() ? "" : ", ") + report::with_commas(devices.get<std::int64_t>()) + " " + state;
+          counts += (counts.empty() ? "" : ", ") + text::with_commas(devices.get<std::int64_t>()) + " " + state;
         }
       }
       text += counts.empty() ? step.value("status", std::string()) : counts;

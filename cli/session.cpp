@@ -8,7 +8,7 @@
 #include "preview/preview.hpp"
 #include "report/progress_line.hpp"
 #include "report/status_report.hpp"
-#include "report/text_format.hpp"
+#include "text/text_format.hpp"
 
 #include "api/device_page.hpp"
 #include "plans/plan_parser.hpp"
@@ -35,7 +35,7 @@ using preview::render_preview;
 using report::progress_line;
 using report::render_status;
 using report::status_facts;
-using report::with_commas;
+using text::with_commas;
 
 namespace {
 

@@ -1,7 +1,7 @@
 #include "preview/preview.hpp"
 
 #include "preview/plan_simulation.hpp"
-#include "report/text_format.hpp"
+#include "text/text_format.hpp"
 
 #include "api/json_read.hpp"
 #include "jobs/step_kind.hpp"
@@ -241,7 +241,7 @@ std::string change_line(const json& change)
     if (op == "add" && (field.starts_with("tags.") || std::count(field.begin(), field.end(), '.') == 1))
       line += ", added at the end";
   }
-  return line + "  (" + report::with_commas(change["devices"].get<std::int64_t>()) + " devices)";
+  return line + "  (" + text::with_commas(change["devices"].get<std::int64_t>()) + " devices)";
 }
 
 bool destructive(const std::string& action)
@@ -256,7 +256,7 @@ std::string share_of_fleet(const json& facts, std::int64_t devices)
   if (fleet <= 0) return "";
   char share[32];
   std::snprintf(share, sizeof share, "%.1f", 100.0 * static_cast<double>(devices) / static_cast<double>(fleet));
-  return std::string(" (") + share + " % of " + report::with_commas(fleet) + ")";
+  return std::string(" (") + share + " % of " + text::with_commas(fleet) + ")";
 }
 
 } // namespace
@@ -278,21 +278,21 @@ std::string preview_totals(const json& facts)
   std::vector<std::string> parts;
   const auto count = [&](const char* action) { return by_action.contains(action) ? by_action[action] : -1; };
   if (const auto n = count("delete"); n >= 0)
-    parts.push_back(report::with_commas(n) + " devices deleted" + share_of_fleet(facts, n));
+    parts.push_back(text::with_commas(n) + " devices deleted" + share_of_fleet(facts, n));
   if (const auto n = count("remove_data"); n >= 0)
-    parts.push_back("data removed from " + report::with_commas(n) + " devices" + share_of_fleet(facts, n));
+    parts.push_back("data removed from " + text::with_commas(n) + " devices" + share_of_fleet(facts, n));
   if (const auto n = count("send_command"); n >= 0)
-    parts.push_back(report::with_commas(n) + (n == 1 ? " command" : " commands") + share_of_fleet(facts, n));
+    parts.push_back(text::with_commas(n) + (n == 1 ? " command" : " commands") + share_of_fleet(facts, n));
   if (const auto n = count("patch"); n >= 0)
-    parts.push_back(report::with_commas(updated) + " devices changed by patches" +
-                    (unchanged > 0 ? " (" + report::with_commas(unchanged) + " more unchanged)" : std::string()));
-  if (const auto n = count("restore"); n >= 0) parts.push_back(report::with_commas(n) + " devices restored");
-  if (const auto n = count("create"); n >= 0) parts.push_back(report::with_commas(n) + " devices created");
-  if (const auto n = count("export"); n >= 0) parts.push_back(report::with_commas(n) + " devices exported");
+    parts.push_back(text::with_commas(updated) + " devices changed by patches" +
+                    (unchanged > 0 ? " (" + text::with_commas(unchanged) + " more unchanged)" : std::string()));
+  if (const auto n = count("restore"); n >= 0) parts.push_back(text::with_commas(n) + " devices restored");
+  if (const auto n = count("create"); n >= 0) parts.push_back(text::with_commas(n) + " devices created");
+  if (const auto n = count("export"); n >= 0) parts.push_back(text::with_commas(n) + " devices exported");
   std::string line = "Plan: ";
   for (std::size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
   if (parts.empty()) line += "nothing to do";
-  return line + "; " + report::with_commas(requests) + (requests == 1 ? " request" : " requests");
+  return line + "; " + text::with_commas(requests) + (requests == 1 ? " request" : " requests");
 }
 
 std::string confirmation_phrase(const json& facts)
@@ -313,7 +313,7 @@ std::string render_preview(const json& facts)
   std::ostringstream out;
   out << "queries\n";
   for (const auto& q : facts["queries"]) {
-    out << "  " << q["name"].get<std::string>() << ": " << report::with_commas(q["devices"].get<std::int64_t>())
+    out << "  " << q["name"].get<std::string>() << ": " << text::with_commas(q["devices"].get<std::int64_t>())
         << " devices" << (q.value("deleted", false) ? " (deleted)" : "");
     if (q.contains("expect")) {
       out << "  (expect "
@@ -329,19 +329,19 @@ std::string render_preview(const json& facts)
     out << "  " << s["index"].get<int>() << ". " << s["id"].get<std::string>() << ": "
         << s["action"].get<std::string>();
     if (s.contains("query")) out << " " << s["query"].get<std::string>();
-    out << ", " << report::with_commas(devices) << (devices == 1 ? " device" : " devices");
+    out << ", " << text::with_commas(devices) << (devices == 1 ? " device" : " devices");
     if (s.contains("query")) out << share_of_fleet(facts, devices);
-    out << " in " << report::with_commas(requests) << (requests == 1 ? " request" : " requests")
+    out << " in " << text::with_commas(requests) << (requests == 1 ? " request" : " requests")
         << (destructive(s["action"].get<std::string>()) ? "  [destructive]" : "") << "\n";
     if (s.value("noDevices", false)) {
       out << "       matches no device: nothing to do (a typo in the query? `expect: {min: 1}` makes this an error)\n";
     }
     if (s.contains("deletedByEarlierSteps")) {
-      out << "       " << report::with_commas(s["deletedByEarlierSteps"].get<std::int64_t>())
+      out << "       " << text::with_commas(s["deletedByEarlierSteps"].get<std::int64_t>())
           << " more of its devices are deleted by an earlier step: left out\n";
     }
     if (s.contains("patch") && s["patch"]["failed"].get<std::int64_t>() > 0) {
-      out << "       " << report::with_commas(s["patch"]["failed"].get<std::int64_t>()) << " devices would fail (e.g. "
+      out << "       " << text::with_commas(s["patch"]["failed"].get<std::int64_t>()) << " devices would fail (e.g. "
           << s.value("failedExample", std::string()) << "): the API changes nothing on "
           << "them\n";
       if (&s != &facts["steps"].back())
@@ -351,7 +351,7 @@ std::string render_preview(const json& facts)
       out << "       e.g. ";
       for (std::size_t i = 0; i < s["sample"].size(); ++i) out << (i ? ", " : "") << s["sample"][i].get<std::string>();
       if (devices > static_cast<std::int64_t>(s["sample"].size()))
-        out << " and " << report::with_commas(devices - static_cast<std::int64_t>(s["sample"].size())) << " more";
+        out << " and " << text::with_commas(devices - static_cast<std::int64_t>(s["sample"].size())) << " more";
       out << "\n";
     }
     if (s.contains("create")) {
@@ -365,7 +365,7 @@ std::string render_preview(const json& facts)
       if (s["fieldChanges"].empty() && devices > 0) out << "       no field would change\n";
     }
     if (s.contains("patch") && s["patch"].value("uncertain", std::int64_t{0}) > 0) {
-      out << "       " << report::with_commas(s["patch"]["uncertain"].get<std::int64_t>())
+      out << "       " << text::with_commas(s["patch"]["uncertain"].get<std::int64_t>())
           << " devices uncertain: they hold a tag key more than once that this step sets or removes, and Losant "
              "does not document which tags change (previewed: the first one is set, all are removed; e.g. "
           << s["uncertainExample"].get<std::string>() << "); `on_uncertain: abort` refuses such a run\n";
@@ -378,7 +378,7 @@ std::string render_preview(const json& facts)
     }
     if (s.contains("command")) {
       out << "       command " << s["command"]["name"].get<std::string>() << " payload "
-          << s["command"]["payload"].dump() << " to " << report::with_commas(devices) << " devices ("
+          << s["command"]["payload"].dump() << " to " << text::with_commas(devices) << " devices ("
           << s["command"]["delivery"].get<std::string>() << ")\n";
     }
     if (s.contains("export")) {

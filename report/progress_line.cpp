@@ -1,10 +1,12 @@
 #include "report/progress_line.hpp"
 
-#include "report/text_format.hpp"
+#include "text/text_format.hpp"
 
 #include <cstdio>
 
 namespace fleetrun::report {
+
+using text::with_commas;
 
 std::string duration_text(std::chrono::milliseconds duration)
 {

@@ -1,7 +1,7 @@
 #include "report/run_report.hpp"
 
 #include "jobs/step_kind.hpp"
-#include "report/text_format.hpp"
+#include "text/text_format.hpp"
 
 #include "losant/time_format.hpp"
 
@@ -10,6 +10,8 @@
 #include <sstream>
 
 namespace fleetrun::report {
+
+using text::with_commas;
 
 using nlohmann::json;
 
@@ -164,8 +166,15 @@ std::string render_report_markdown(const json& facts, const json& not_done, std:
   if (facts["summary"].contains("counters")) {
     out << "\n## Requests\n\n| counter | value |\n|---|---|\n";
     for (const auto& [name, value] : facts["summary"]["counters"].items()) {
-      out << "| " << name << " | "
-          << (value.is_number_integer() ? with_commas(value.get<std::int64_t>()) : value.dump()) << " |\n";
+      if (value.is_object()) { // requests by purpose
+        for (const auto& [purpose, n] : value.items()) {
+          if (n.is_number_integer())
+            out << "| requests for " << text::camel_to_words(purpose) << " | " << with_commas(n.get<std::int64_t>())
+                << " |\n";
+        }
+      } else if (value.is_number_integer()) {
+        out << "| " << text::counter_words(name) << " | " << with_commas(value.get<std::int64_t>()) << " |\n";
+      }
     }
   }
   out << "\n## Events\n\n| at | event | message |\n|---|---|---|\n";

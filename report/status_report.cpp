@@ -1,15 +1,16 @@
 #include "report/status_report.hpp"
 
-#include "report/text_format.hpp"
-
 #include "jobs/step_kind.hpp"
 #include "losant/time_format.hpp"
+#include "text/text_format.hpp"
 
 #include <cstdio>
 #include <map>
 #include <sstream>
 
 namespace fleetrun::report {
+
+using text::with_commas;
 
 using nlohmann::json;
 
@@ -121,7 +122,7 @@ std::string render_status(const json& facts)
       for (const auto& [name, count] : step["batches"].items()) out << " " << name << " " << count.get<std::int64_t>();
     }
     const auto& totals = step["result"].value("totals", json::object());
-    if (!totals.empty()) out << "; " << totals.dump();
+    if (!totals.empty()) out << "; " << text::counts_in_words(totals);
     out << "\n";
     for (const auto& job : step.value("jobs", json::array())) {
       out << "       batch " << job["batch"].get<int>() << ": job " << job["jobId"].get<std::string>() << " "
@@ -133,7 +134,7 @@ std::string render_status(const json& facts)
     }
   }
   const auto& summary = facts["summary"];
-  if (summary.contains("counters")) out << "  requests: " << summary["counters"].dump() << "\n";
+  if (summary.contains("counters")) out << "  requests: " << text::counters_in_words(summary["counters"]) << "\n";
   const auto& events = facts["events"];
   const std::size_t first = events.size() > 8 ? events.size() - 8 : 0;
   if (!events.empty()) out << "  events" << (first > 0 ? " (last 8)" : "") << ":\n";

@@ -3,6 +3,7 @@
 #include "runner/coordinator.hpp"
 
 #include "jobs/step_kind.hpp"
+#include "text/text_format.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -390,7 +391,7 @@ private:
     if (all_final) {
       m_store.add_event(m_run_id, "step_finished",
                         "step " + m_step.step_id + " " + std::string(state::to_string(m_step.status)) + ": " +
-                            totals.dump());
+                            text::counts_in_words(totals));
     }
     if (m_halt == Halt::auth_failed) return {{RunOutcome::auth_failed, m_halt_message}};
     if (m_halt == Halt::plan_changed) return {{RunOutcome::state_mismatch, m_halt_message}};

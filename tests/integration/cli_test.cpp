@@ -83,6 +83,33 @@ TEST_CASE("a state file that fails under a running command exits 4, not 5", "[cl
   CHECK(apply.exit_code == 4);
 }
 
+TEST_CASE("apply, status and the report speak in words, not JSON", "[cli]")
+{
+  SandboxProcess sandbox({"--devices", "300"});
+  TempDir dir;
+  write_file(dir / "plan.yaml", k_plan);
+  const auto state = (dir / "s.db").string();
+  const auto apply = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state}, sandbox_env(sandbox));
+  REQUIRE(apply.exit_code == 0);
+  const auto gateways = sandbox.admin_get("/_sandbox/devices");
+  std::int64_t expected = 0;
+  for (const auto& device : gateways) expected += device["deviceClass"] == "gateway" ? 1 : 0;
+  REQUIRE(expected > 0);
+  const auto status = run_fleetrun({"status", "--state", state});
+  REQUIRE(status.exit_code == 0);
+  INFO(apply.out << apply.err << status.out);
+  // The step's counts and the run's requests, as a person reads them.
+  CHECK_THAT(status.out, Catch::Contains("done: " + std::to_string(expected) + " updated"));
+  CHECK_THAT(status.out, Catch::Contains("; " + std::to_string(expected) + " updated"));
+  CHECK_THAT(status.out, Catch::Matches("[\\s\\S]*requests: [0-9,]+ requests \\([0-9,]+ for batches, [0-9,]+ for "
+                                        "resolution\\)[\\s\\S]*"));
+  for (const auto& text : {apply.out, apply.err, status.out}) CHECK_THAT(text, !Catch::Contains("{\""));
+  const auto report = run_fleetrun({"report", "--state", state});
+  REQUIRE(report.exit_code == 0);
+  CHECK_THAT(report.out, Catch::Contains("| requests for batches | "));
+  CHECK_THAT(report.out, !Catch::Contains("{\""));
+}
+
 TEST_CASE("a state file that cannot be created names the file and --state", "[cli]")
 {
   SandboxProcess sandbox({"--devices", "10"});
