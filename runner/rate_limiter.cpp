@@ -213,17 +213,22 @@ void RateLimiter::settle_pending(Clock::time_point now)
   m_pending.reset();
 }
 
+RateLimiter::Clock::time_point RateLimiter::settled_until(Clock::time_point now) const
+{
+  // Every request sent before the oldest one still out has its answer.
+  return m_outstanding.empty() ? now : *m_outstanding.begin();
+}
+
 void RateLimiter::observe(Clock::time_point now)
 {
   if (!m_learning || m_rate <= 0 || m_answered.empty()) return;
-  const auto newest = m_answered.rbegin()->first;
-  const auto from = newest - k_observed;
+  const auto to = settled_until(now);
+  const auto from = to - k_observed;
   if (m_throttles.empty() || m_throttles.back() >= from || !m_first_sent || *m_first_sent > from) return;
-  const auto window = std::distance(m_answered.lower_bound(from), m_answered.end());
+  const auto window = std::distance(m_answered.lower_bound(from), m_answered.lower_bound(to));
   const double rate = static_cast<double>(window) / seconds(k_observed);
   // Held back by this limiter over it (not by too few requests in flight).
   if (rate >= 0.9 * m_rate) m_observed = std::max(m_observed, rate);
-  (void)now;
 }
 
 void RateLimiter::on_accepted(Clock::time_point now)
@@ -237,8 +242,11 @@ void RateLimiter::on_accepted(Clock::time_point now)
     // Only when this rate is what holds the requests back: sent at it, a
     // quiet spell says the server takes it; sent slower (too few requests
     // in flight, nothing to send), it says nothing.
-    const auto since = m_answered.lower_bound(now - k_probe_gap);
-    const auto sent_lately = std::distance(since, m_answered.end());
+    // Counted over the last second of sending whose answers are all in: a
+    // long round trip, or answers taken late, leave the latest sends
+    // unanswered, and counting them as not sent would never probe.
+    const auto to = settled_until(now);
+    const auto sent_lately = std::distance(m_answered.lower_bound(to - k_probe_gap), m_answered.lower_bound(to));
     if (static_cast<double>(sent_lately) < 0.8 * m_rate * seconds(k_probe_gap)) return;
     if (!m_last_throttle || now - *m_last_throttle >= k_sustained) m_sustained = std::max(m_sustained, m_rate);
     if (m_configured > 0 && m_rate >= m_configured) return;

@@ -94,6 +94,7 @@ private:
   void first_estimate(Clock::time_point now);
   void forget_before(Clock::time_point sent);
   void observe(Clock::time_point now);
+  Clock::time_point settled_until(Clock::time_point now) const;
 
   double m_configured;
   double m_rate;

@@ -493,3 +493,78 @@ TEST_CASE("job polls take at most one request in ten while batches wait to be se
   CHECK(requests_at_last_batch - 41 <= 5);
   CHECK(f.counters.job_poll_requests > 40); // the jobs were followed
 }
+
+namespace {
+
+// A server's rate limit as Losant keeps it: a bucket of `rate` tokens a
+// second, `rate` deep, spent when a request arrives.
+struct ServerBucket {
+  double rate;
+  double tokens;
+  runner::SteadyTime last{};
+  bool take(runner::SteadyTime arriving)
+  {
+    if (arriving > last) {
+      tokens = std::min(rate, tokens + std::chrono::duration<double>(arriving - last).count() * rate);
+      last = arriving;
+    }
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+};
+
+const char* k_single_device_patch_plan = R"(version: 1
+queries:
+  all: {query: {}}
+steps:
+  - {id: tag, action: patch, query: all, batch_size: 1, allow_whole_fleet: true,
+     updateFields: {description: patched}}
+)";
+
+} // namespace
+
+TEST_CASE("against an unknown limit, answers clumped, late and out of order, a run paces itself within bounds on "
+          "both sides",
+          "[coordinator]")
+{
+  // The hard case from the field: round trips of 100 to 500 ms, answers taken
+  // in heaps every 400 ms, a 50/s limit nobody told fleetrun, bare 429s or
+  // Retry-After. Counted by when answers were taken, an estimator read 175/s;
+  // counting sends whose answers were not in yet, it never probed and ran at 60 %.
+  constexpr double k_limit = 50;
+  constexpr int k_devices = 3000;
+  for (const bool retry_after : {false, true}) {
+    for (unsigned seed = 1; seed <= 2; ++seed) {
+      ServerBucket server{k_limit, k_limit};
+      FakeRun* self = nullptr;
+      FakeRun f(k_single_device_patch_plan, k_devices,
+                [&](const api::RequestSpec&, const Responder&) -> std::optional<api::ApiResult> {
+                  if (server.take(self->sender.arriving())) return std::nullopt;
+                  return http_error(429, R"({"type":"TooManyRequests","message":"slow down"})",
+                                    retry_after ? std::optional<double>(1.0) : std::nullopt);
+                });
+      self = &f;
+      f.sender.set_latency(milliseconds(300));
+      f.sender.set_delivery({milliseconds(200), milliseconds(400), seed});
+      f.settings.retry_budget = 1'000'000;
+      const auto started = f.clock.now();
+      REQUIRE(f.apply().outcome == RunOutcome::completed);
+      const double seconds = std::chrono::duration<double>(f.clock.now() - started).count();
+      const double stored = f.store->run(f.run_id)->learned_rate;
+      INFO((retry_after ? "Retry-After" : "bare 429")
+           << ", seed " << seed << ": " << f.counters.requests << " requests, " << f.counters.throttled
+           << " refused, " << seconds << " s, learned " << stored << "/s");
+      // Every device patched once, no batch failed for the 429s.
+      CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, k_devices}});
+      // Paced from both sides: never faster than the limit allows (the
+      // server enforces that), and at least 80 % of it, with few refusals.
+      CHECK(seconds >= (k_devices - k_limit) / k_limit);
+      CHECK(seconds <= k_devices / (0.8 * k_limit));
+      CHECK(f.counters.throttled <= 10 + 0.04 * f.counters.requests);
+      // What is stored for the next run: never above the limit, and not far below.
+      CHECK(stored <= k_limit);
+      CHECK(stored >= 0.8 * k_limit);
+    }
+  }
+}

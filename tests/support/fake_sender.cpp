@@ -37,14 +37,37 @@ FakeSender::FakeSender(FakeClock& clock, Responder responder, std::chrono::milli
 {
 }
 
+void FakeSender::set_delivery(Delivery delivery)
+{
+  std::lock_guard lock(m_mutex);
+  m_delivery = delivery;
+  m_random.seed(delivery.seed);
+}
+
 void FakeSender::submit(runner::Ticket ticket, api::RequestSpec request)
 {
   const auto now = m_clock.now();
+  auto trip = m_latency;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_delivery.jitter.count() > 0) {
+      auto spread = std::uniform_int_distribution<long>(-m_delivery.jitter.count(), m_delivery.jitter.count());
+      trip = std::max(std::chrono::milliseconds(2), m_latency + std::chrono::milliseconds(spread(m_random)));
+    }
+    m_arriving = now + trip / 2;
+  }
   api::ApiResult result = m_responder(request);
-  if (result) result->elapsed = m_latency; // the time on the wire, as the transport times it
+  if (result) result->elapsed = trip; // the time on the wire, as the transport times it
   std::lock_guard lock(m_mutex);
+  auto ready = now + trip;
+  if (m_delivery.clump.count() > 0) {
+    // Taken at the next multiple of the clump: heaps of answers at once.
+    const auto since = ready.time_since_epoch();
+    const auto clump = std::chrono::duration_cast<runner::SteadyTime::duration>(m_delivery.clump);
+    ready = runner::SteadyTime((since + clump - runner::SteadyTime::duration(1)) / clump * clump);
+  }
   m_sent.push_back({std::move(request), now});
-  m_pending.push_back({now + m_latency, {ticket, std::move(result)}});
+  m_pending.push_back({ready, {ticket, std::move(result)}});
   m_max_in_flight = std::max(m_max_in_flight, static_cast<int>(m_pending.size()));
 }
 

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,21 @@ public:
   int max_in_flight() const { return m_max_in_flight; }
   void set_latency(std::chrono::milliseconds latency) { m_latency = latency; }
 
+  // The hard cases of a real network: round trips spread by up to ±`jitter`
+  // (answers then come back out of order), and answers taken only every
+  // `clump` (heaps of them at once, late, as a busy machine takes them).
+  // The transport's round trip (`elapsed`) stays the time on the wire.
+  struct Delivery {
+    std::chrono::milliseconds jitter{0};
+    std::chrono::milliseconds clump{0};
+    unsigned seed = 1;
+  };
+  void set_delivery(Delivery delivery);
+  // While a responder runs: when the request being answered reaches the
+  // server (half its round trip after it was sent), for a server whose
+  // answer depends on time (a rate limit).
+  runner::SteadyTime arriving() const { return m_arriving; }
+
 private:
   struct Pending {
     runner::SteadyTime ready;
@@ -66,6 +82,9 @@ private:
   std::deque<Pending> m_pending;
   std::vector<Sent> m_sent;
   int m_max_in_flight = 0;
+  Delivery m_delivery;
+  std::mt19937 m_random{1};
+  runner::SteadyTime m_arriving{};
 };
 
 // Answers as `sandbox` does (the real sandbox service, in process).
