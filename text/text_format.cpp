@@ -27,7 +27,8 @@ std::string camel_to_words(const std::string& name)
   for (std::size_t i = 0; i < name.size(); ++i) {
     const auto c = static_cast<unsigned char>(name[i]);
     const bool upper = std::isupper(c) != 0;
-    const bool digit_after_letter = std::isdigit(c) != 0 && i > 0 && std::isalpha(static_cast<unsigned char>(name[i - 1]));
+    const bool digit_after_letter =
+        std::isdigit(c) != 0 && i > 0 && std::isalpha(static_cast<unsigned char>(name[i - 1]));
     if (i > 0 && (upper || digit_after_letter)) out.push_back(' ');
     out.push_back(upper ? static_cast<char>(std::tolower(c)) : name[i]);
   }
@@ -71,9 +72,10 @@ std::string counts_in_words(const json& counts)
 
 std::string counter_words(const std::string& name)
 {
-  static const std::vector<std::pair<std::string, std::string>> k_words = {
-      {"throttled429", "throttled (429)"}, {"serverErrors5xx", "server errors (5xx)"},
-      {"reconciledDevices", "devices reconciled"}, {"jobsFollowed", "jobs followed"}};
+  static const std::vector<std::pair<std::string, std::string>> k_words = {{"throttled429", "throttled (429)"},
+                                                                           {"serverErrors5xx", "server errors (5xx)"},
+                                                                           {"reconciledDevices", "devices reconciled"},
+                                                                           {"jobsFollowed", "jobs followed"}};
   for (const auto& [key, words] : k_words) {
     if (key == name) return words;
   }

@@ -89,7 +89,8 @@ TEST_CASE("apply, status and the report speak in words, not JSON", "[cli]")
   TempDir dir;
   write_file(dir / "plan.yaml", k_plan);
   const auto state = (dir / "s.db").string();
-  const auto apply = run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state}, sandbox_env(sandbox));
+  const auto apply =
+      run_fleetrun({"apply", (dir / "plan.yaml").string(), "--yes", "--state", state}, sandbox_env(sandbox));
   REQUIRE(apply.exit_code == 0);
   const auto gateways = sandbox.admin_get("/_sandbox/devices");
   std::int64_t expected = 0;

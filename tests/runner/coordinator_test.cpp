@@ -553,8 +553,8 @@ TEST_CASE("against an unknown limit, answers clumped, late and out of order, a r
       const double seconds = std::chrono::duration<double>(f.clock.now() - started).count();
       const double stored = f.store->run(f.run_id)->learned_rate;
       INFO((retry_after ? "Retry-After" : "bare 429")
-           << ", seed " << seed << ": " << f.counters.requests << " requests, " << f.counters.throttled
-           << " refused, " << seconds << " s, learned " << stored << "/s");
+           << ", seed " << seed << ": " << f.counters.requests << " requests, " << f.counters.throttled << " refused, "
+           << seconds << " s, learned " << stored << "/s");
       // Every device patched once, no batch failed for the 429s.
       CHECK(f.batch_states() == std::map<BatchStatus, int>{{BatchStatus::done, k_devices}});
       // Paced from both sides: never faster than the limit allows (the

@@ -6,8 +6,6 @@
 using namespace fleetrun::text;
 using nlohmann::json;
 
-
-
 TEST_CASE("numbers for people get thousands separators", "[text_format]")
 {
   CHECK(with_commas(0) == "0");
