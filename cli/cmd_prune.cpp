@@ -65,7 +65,7 @@ int run_prune(const PruneOptions& options)
   const std::int64_t before_ms = options.before.empty() ? 0 : epoch_ms_of_date(options.before);
   auto found = find_state_file(options.state);
   if (!found) throw UsageError(found.error());
-  const std::string state_path = *found;
+  const std::string& state_path = *found;
   auto opened = open_existing_state(state_path);
   if (!opened) throw state::StateFailure(opened.error());
   const auto& store = *opened;

@@ -23,7 +23,7 @@ constexpr int k_pages_per_sync = 8;
 
 Coordinator::Coordinator(state::RunJournal& journal, const plans::Plan& plan, RunServices services,
                          ExecutionSettings settings)
-    : m_store(journal), m_plan(plan), m_services(services), m_settings(std::move(settings)),
+    : m_store(journal), m_plan(plan), m_services(services), m_settings(settings),
       m_dispatcher(services.sender, services.limiter, services.clock, m_settings.concurrency,
                    m_settings.max_retry_after, m_allowance.counters)
 {
