@@ -4,9 +4,15 @@
 # requests only), apply exactly that preview, and show the run's status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh build
-
-fleetrun=build/runner/fleetrun
+# FLEETRUN_BIN=path runs the demo with that binary, set-up skipped (the
+# test of this script does); otherwise set up and build the binary only
+# (the tests build the rest).
+if [[ -n "${FLEETRUN_BIN:-}" ]]; then
+  fleetrun="$FLEETRUN_BIN"
+else
+  FLEETRUN_TARGET=fleetrun scripts/setup.sh build
+  fleetrun=build/cli/fleetrun
+fi
 work=$(mktemp -d)
 "$fleetrun" sandbox --devices 5000 --seed 42 --job-threshold 500 --port 0 --port-file "$work/port" > "$work/sandbox.log" 2>&1 &
 sandbox_pid=$!

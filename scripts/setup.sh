@@ -2,6 +2,7 @@
 # Installs what fleetrun needs on a Debian 12 machine (as root, or with sudo)
 # and builds it. Safe to run again: it installs only what is missing and
 # rebuilds only what changed. Usage: scripts/setup.sh [build-dir] [cmake args...]
+# FLEETRUN_TARGET=fleetrun builds the binary only (the demo), not the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,4 @@ fi
 build_dir="${1:-build}"
 shift || true
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > /dev/null
-cmake --build "$build_dir"
+cmake --build "$build_dir" ${FLEETRUN_TARGET:+--target "$FLEETRUN_TARGET"}
