@@ -2,6 +2,7 @@
 // mean what docs/CLI.md says whatever layer the failure comes from.
 #include "tests/support/required_tool.hpp"
 #include "tests/support/sandbox_process.hpp"
+#include "tests/support/schema_1_file.hpp"
 #include "tests/support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
@@ -109,6 +110,28 @@ TEST_CASE("apply, status and the report speak in words, not JSON", "[cli]")
   REQUIRE(report.exit_code == 0);
   CHECK_THAT(report.out, Catch::Contains("| requests for batches | "));
   CHECK_THAT(report.out, !Catch::Contains("{\""));
+}
+
+TEST_CASE("status on an older state file leaves it alone and names fleetrun migrate, which brings it up", "[cli]")
+{
+  TempDir dir;
+  const auto state = dir / "old.fleetrun.db";
+  sql(state, k_schema_1_file);
+  const auto size_before = std::filesystem::file_size(state);
+  for (const std::string command : {"status", "runs", "report"}) {
+    const auto refused = run_fleetrun({command, "--state", state.string()});
+    INFO(command << ": " << refused.err);
+    CHECK(refused.exit_code == 4);
+    CHECK_THAT(refused.err, Catch::Contains("`fleetrun migrate --state " + state.string()));
+  }
+  CHECK(std::filesystem::file_size(state) == size_before); // read-only: nothing written
+  const auto migrated = run_fleetrun({"migrate", "--state", state.string()});
+  INFO(migrated.err);
+  REQUIRE(migrated.exit_code == 0);
+  const auto status = run_fleetrun({"status", "--state", state.string(), "--run", "r-old"});
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK_THAT(status.out, Catch::Contains("run r-old (apply): completed"));
 }
 
 TEST_CASE("a state file that cannot be created names the file and --state", "[cli]")
