@@ -44,11 +44,12 @@ int run_report(const ReportOptions& options)
   if (options.format == "csv") {
     report::write_report_csv(text, *store, run);
   } else {
-    json facts = report::status_facts(*store, run);
-    const json not_done = report::devices_not_done(*store, run);
+    const report::RunFacts facts = report::run_facts(*store, run);
+    const auto not_done = report::devices_not_done(*store, run);
     if (options.format == "json") {
-      facts["devicesNotDone"] = not_done;
-      text << facts.dump(2) << "\n";
+      json document = report::to_json(facts);
+      document["devicesNotDone"] = report::to_json(not_done);
+      text << document.dump(2) << "\n";
     } else if (options.format == "html") {
       text << report::render_report_html(facts, not_done);
     } else {

@@ -30,9 +30,9 @@ int run_status(const StatusOptions& options)
   std::string state_path;
   const auto store = open_state_to_read(options.state, state_path);
   const auto run = std::optional<state::RunRecord>(chosen_run(*store, state_path, options.run));
-  const json facts = report::status_facts(*store, *run);
+  const report::RunFacts facts = report::run_facts(*store, *run);
   if (options.output == "json") {
-    std::cout << facts.dump(2) << "\n";
+    std::cout << report::to_json(facts).dump(2) << "\n";
   } else {
     std::cout << report::render_status(facts);
   }

@@ -13,32 +13,23 @@ namespace fleetrun::cli {
 
 using nlohmann::json;
 
-std::string notification_text(const std::string& outcome, const json& facts)
+std::string notification_text(const std::string& outcome, const report::RunFacts& facts)
 {
-  std::string text = "fleetrun: run " + facts.value("run", std::string()) + " " + outcome + " (" +
-                     facts.value("status", std::string()) + "), plan " + facts.value("plan", std::string()) +
-                     ", application " + facts.value("application", std::string());
-  const auto steps = facts.find("steps");
-  if (steps != facts.end() && steps->is_array()) {
-    for (const auto& step : *steps) {
-      text += "\n" + std::to_string(step.value("index", 0)) + ". " + step.value("id", std::string()) + " (" +
-              step.value("action", std::string()) + "): ";
-      std::string counts;
-      const auto by_state = step.find("devicesByState");
-      if (by_state != step.end() && by_state->is_object()) {
-        for (const auto& [state, devices] : by_state->items()) {
-          counts += (counts.empty() ? "" : ", ") + text::with_commas(devices.get<std::int64_t>()) + " " + state;
-        }
-      }
-      text += counts.empty() ? step.value("status", std::string()) : counts;
-    }
+  std::string text = "fleetrun: run " + facts.run + " " + outcome + " (" + facts.status + "), plan " + facts.plan +
+                     ", application " + facts.application;
+  for (const auto& step : facts.steps) {
+    text += "\n" + std::to_string(step.index) + ". " + step.id + " (" + step.action + "): ";
+    std::string counts;
+    for (const auto& [state, devices] : step.devices_by_state)
+      counts += (counts.empty() ? "" : ", ") + text::with_commas(devices) + " " + state;
+    text += counts.empty() ? step.status : counts;
   }
-  text += "\n`fleetrun status --run " + facts.value("run", std::string()) + "` and `fleetrun report` say more.";
+  text += "\n`fleetrun status --run " + facts.run + "` and `fleetrun report` say more.";
   return text;
 }
 
 void send_notification(const plans::Plan& plan, const plans::Environment& env, const std::string& outcome,
-                       const json& facts)
+                       const report::RunFacts& facts)
 {
   if (!plan.notify) return;
   const auto& spec = *plan.notify;
@@ -65,9 +56,8 @@ void send_notification(const plans::Plan& plan, const plans::Environment& env, c
     request.method = "POST";
     request.target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
     request.headers = {{"Content-Type", "application/json"}};
-    request.body =
-        json{{"text", notification_text(outcome, facts)}, {"outcome", outcome}, {"run", facts.value("run", "")}}.dump(
-            -1, ' ', false, json::error_handler_t::replace);
+    request.body = json{{"text", notification_text(outcome, facts)}, {"outcome", outcome}, {"run", facts.run}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
     const auto answer = transport->send(request);
     if (!answer) {
       spdlog::warn("notify: the webhook in ${} could not be reached: {}", spec.webhook_url_env, answer.error().message);

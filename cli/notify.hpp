@@ -8,18 +8,17 @@
 #include "plans/plan.hpp"
 #include "plans/plan_parser.hpp"
 
-#include <nlohmann/json.hpp>
+#include "report/run_facts.hpp"
 
 #include <string>
 
 namespace fleetrun::cli {
 
 // The outcome a notification is about: "finished", "failed" or "paused".
-// `facts`: the run's status facts (status_report.hpp).
-std::string notification_text(const std::string& outcome, const nlohmann::json& facts);
+std::string notification_text(const std::string& outcome, const report::RunFacts& facts);
 
 // Sends it when the plan asks for this outcome. Returns what happened, for the log.
 void send_notification(const plans::Plan& plan, const plans::Environment& env, const std::string& outcome,
-                       const nlohmann::json& facts);
+                       const report::RunFacts& facts);
 
 } // namespace fleetrun::cli

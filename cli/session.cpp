@@ -34,7 +34,7 @@ using preview::preview_facts;
 using preview::render_preview;
 using report::progress_line;
 using report::render_status;
-using report::status_facts;
+using report::run_facts;
 using text::with_commas;
 
 namespace {
@@ -231,7 +231,7 @@ void notify_outcome(const plans::Plan& plan, const state::StateStore& db, const 
   if (!plan.notify) return;
   const auto run = db.run(run_id);
   if (!run) return;
-  const json facts = status_facts(db, *run);
+  const report::RunFacts facts = run_facts(db, *run);
   const std::string outcome = code == k_exit_ok                                                            ? "finished"
                               : code == k_exit_interrupted || run->status == state::RunStatus::interrupted ? "paused"
                                                                                                            : "failed";
@@ -243,9 +243,9 @@ int execute_and_finish(Coordinator& coordinator, const state::StateStore& db, co
 {
   const RunResult result = coordinator.execute(run_id);
   coordinator.finish(run_id, result);
-  const json facts = status_facts(db, *db.run(run_id));
+  const report::RunFacts facts = run_facts(db, *db.run(run_id));
   if (output == "json") {
-    std::cout << facts.dump(2) << "\n";
+    std::cout << report::to_json(facts).dump(2) << "\n";
   } else {
     std::cout << render_status(facts);
   }

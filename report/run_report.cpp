@@ -41,6 +41,20 @@ std::string cell(const std::string& text)
   return out;
 }
 
+std::string iso(std::int64_t ms)
+{
+  return losant::format_iso8601_ms(ms);
+}
+
+// A step's seconds from start to finish, one decimal; empty while it runs.
+std::string seconds_of(const StepFacts& step)
+{
+  if (step.finished_ms <= 0) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(step.finished_ms - step.started_ms) / 1000.0);
+  return text;
+}
+
 std::string outcome_of(const state::BatchRecord& batch, std::int64_t& failed)
 {
   failed = 0;
@@ -99,55 +113,47 @@ void write_report_csv(std::ostream& out, const state::StateStore& store, const s
                           });
 }
 
-json devices_not_done(const state::StateStore& store, const state::RunRecord& run)
+std::vector<DeviceNotDone> devices_not_done(const state::StateStore& store, const state::RunRecord& run)
 {
-  json out = json::array();
+  std::vector<DeviceNotDone> out;
   for_each_device_outcome(store, run,
                           [&](const state::StepRecord& step, const state::BatchRecord& batch, const std::string& device,
                               const std::string& outcome, const std::string& reason) {
                             if (outcome == "done") return;
-                            out.push_back({{"step", step.step_id},
-                                           {"batch", batch.batch_index + 1},
-                                           {"device", device},
-                                           {"outcome", outcome},
-                                           {"reason", reason}});
+                            out.push_back({step.step_id, batch.batch_index + 1, device, outcome, reason});
                           });
   return out;
 }
 
-std::string render_report_markdown(const json& facts, const json& not_done, std::size_t listed)
+std::string render_report_markdown(const RunFacts& facts, const std::vector<DeviceNotDone>& not_done,
+                                   std::size_t listed)
 {
   std::ostringstream out;
-  out << "# fleetrun run " << facts["run"].get<std::string>() << ": " << facts["status"].get<std::string>() << "\n\n";
+  out << "# fleetrun run " << facts.run << ": " << facts.status << "\n\n";
   out << "| | |\n|---|---|\n";
-  out << "| plan | `" << cell(facts["plan"].get<std::string>()) << "` |\n";
-  out << "| application | " << cell(facts["application"].get<std::string>()) << " at "
-      << cell(facts["apiUrl"].get<std::string>()) << " |\n";
-  out << "| kind | " << facts["kind"].get<std::string>() << " |\n";
-  out << "| started | " << facts["created"].get<std::string>() << " |\n";
-  out << "| last change | " << facts["updated"].get<std::string>() << " |\n";
-  if (facts.contains("fromPreview"))
-    out << "| devices from preview | " << facts["fromPreview"].get<std::string>() << " |\n";
+  out << "| plan | `" << cell(facts.plan) << "` |\n";
+  out << "| application | " << cell(facts.application) << " at " << cell(facts.api_url) << " |\n";
+  out << "| kind | " << facts.kind << " |\n";
+  out << "| started | " << iso(facts.created_ms) << " |\n";
+  out << "| last change | " << iso(facts.updated_ms) << " |\n";
+  if (!facts.from_preview.empty()) out << "| devices from preview | " << facts.from_preview << " |\n";
   out << "\n## Steps\n\n| # | step | action | devices | done | failed | other | started | seconds |\n"
       << "|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& step : facts["steps"]) {
+  for (const auto& step : facts.steps) {
     std::int64_t done = 0;
     std::int64_t failed = 0;
     std::int64_t other = 0;
-    for (const auto& [state, count] : step["devicesByState"].items()) {
+    for (const auto& [state, count] : step.devices_by_state) {
       if (state == "done")
-        done += count.get<std::int64_t>();
+        done += count;
       else if (state == "failed")
-        failed += count.get<std::int64_t>();
+        failed += count;
       else
-        other += count.get<std::int64_t>();
+        other += count;
     }
-    char seconds[32] = "";
-    if (step.contains("seconds")) std::snprintf(seconds, sizeof seconds, "%.1f", step["seconds"].get<double>());
-    out << "| " << step["index"].get<int>() << " | " << cell(step["id"].get<std::string>()) << " | "
-        << step["action"].get<std::string>() << " | " << with_commas(step["devices"].get<std::int64_t>()) << " | "
-        << with_commas(done) << " | " << with_commas(failed) << " | " << with_commas(other) << " | "
-        << step.value("started", std::string()) << " | " << seconds << " |\n";
+    out << "| " << step.index << " | " << cell(step.id) << " | " << step.action << " | " << with_commas(step.devices)
+        << " | " << with_commas(done) << " | " << with_commas(failed) << " | " << with_commas(other) << " | "
+        << (step.started_ms > 0 ? iso(step.started_ms) : std::string()) << " | " << seconds_of(step) << " |\n";
   }
   out << "\n## Devices not done\n\n";
   if (not_done.empty()) {
@@ -158,14 +164,13 @@ std::string render_report_markdown(const json& facts, const json& not_done, std:
     out << ".\n\n| step | batch | device | outcome | reason |\n|---|---|---|---|---|\n";
     for (std::size_t i = 0; i < not_done.size() && i < listed; ++i) {
       const auto& d = not_done[i];
-      out << "| " << cell(d["step"].get<std::string>()) << " | " << d["batch"].get<int>() << " | "
-          << cell(d["device"].get<std::string>()) << " | " << d["outcome"].get<std::string>() << " | "
-          << cell(d["reason"].get<std::string>()) << " |\n";
+      out << "| " << cell(d.step) << " | " << d.batch << " | " << cell(d.device) << " | " << d.outcome << " | "
+          << cell(d.reason) << " |\n";
     }
   }
-  if (facts["summary"].contains("counters")) {
+  if (facts.counters.is_object()) {
     out << "\n## Requests\n\n| counter | value |\n|---|---|\n";
-    for (const auto& [name, value] : facts["summary"]["counters"].items()) {
+    for (const auto& [name, value] : facts.counters.items()) {
       if (value.is_object()) { // requests by purpose
         for (const auto& [purpose, n] : value.items()) {
           if (n.is_number_integer())
@@ -178,10 +183,8 @@ std::string render_report_markdown(const json& facts, const json& not_done, std:
     }
   }
   out << "\n## Events\n\n| at | event | message |\n|---|---|---|\n";
-  for (const auto& event : facts["events"]) {
-    out << "| " << event["at"].get<std::string>() << " | " << event["kind"].get<std::string>() << " | "
-        << cell(event["message"].get<std::string>()) << " |\n";
-  }
+  for (const auto& event : facts.events)
+    out << "| " << iso(event.at_ms) << " | " << event.kind << " | " << cell(event.message) << " |\n";
   return out.str();
 }
 
@@ -213,24 +216,22 @@ std::string number(double value)
 
 // The timeline: one group of bars per bucket (requests grey, 429s orange,
 // failed answers red, scaled to the busiest bucket), a tick per step start.
-std::string timeline_svg(const json& facts)
+std::string timeline_svg(const RunFacts& facts)
 {
-  const json timeline = facts["summary"].value("timeline", json::object());
-  if (!timeline.contains("buckets") || timeline["buckets"].empty()) {
-    return "<p>No requests were recorded for this run's timeline.</p>\n";
-  }
-  const auto& buckets = timeline["buckets"];
+  const Timeline& timeline = facts.timeline;
+  if (timeline.buckets.empty()) return "<p>No requests were recorded for this run's timeline.</p>\n";
+  const auto& buckets = timeline.buckets;
   const double width = 900;
   const double height = 220;
   const double left = 50;
   const double bottom = 30;
-  const std::int64_t last = buckets.back()[0].get<std::int64_t>();
+  const std::int64_t last = buckets.back().offset;
   const double slots = static_cast<double>(last + 1);
   std::int64_t busiest = 1;
-  for (const auto& b : buckets) busiest = std::max(busiest, b[1].get<std::int64_t>());
+  for (const auto& b : buckets) busiest = std::max(busiest, b.requests);
   const double slot = (width - left) / slots;
   const double plot = height - bottom - 10;
-  const auto bucket_seconds = timeline["bucketSeconds"].get<std::int64_t>();
+  const auto bucket_seconds = timeline.bucket_seconds;
   std::ostringstream svg;
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << width << " " << height
       << "\" role=\"img\" aria-label=\"requests, 429s and failed answers over time\">\n";
@@ -240,27 +241,27 @@ std::string timeline_svg(const json& facts)
   svg << "<text x=\"" << left - 6 << "\" y=\"" << height - bottom
       << "\" text-anchor=\"end\" font-size=\"11\">0</text>\n";
   for (const auto& b : buckets) {
-    const double x = left + static_cast<double>(b[0].get<std::int64_t>()) * slot;
+    const double x = left + static_cast<double>(b.offset) * slot;
     const auto bar = [&](std::int64_t count, const char* colour, double offset, const char* what) {
       if (count <= 0) return;
       const double h = plot * static_cast<double>(count) / static_cast<double>(busiest);
       svg << "<rect class=\"" << what << "\" x=\"" << number(x + offset * slot / 3) << "\" y=\""
           << number(height - bottom - h) << "\" width=\"" << number(std::max(0.5, slot / 3)) << "\" height=\""
           << number(h) << "\" fill=\"" << colour << "\"><title>" << count << " " << what << " at +"
-          << b[0].get<std::int64_t>() * bucket_seconds << " s</title></rect>\n";
+          << b.offset * bucket_seconds << " s</title></rect>\n";
     };
-    bar(b[1].get<std::int64_t>(), "#9aa5b1", 0, "requests");
-    bar(b[2].get<std::int64_t>(), "#e8890c", 1, "throttled");
-    bar(b[3].get<std::int64_t>(), "#c62828", 2, "failed");
+    bar(b.requests, "#9aa5b1", 0, "requests");
+    bar(b.throttled, "#e8890c", 1, "throttled");
+    bar(b.failed, "#c62828", 2, "failed");
   }
-  const std::int64_t start_ms = timeline["startMs"].get<std::int64_t>();
-  for (const auto& event : facts["events"]) {
-    if (event["kind"] != "step_started") continue;
-    const std::int64_t at = losant::parse_iso8601_ms(event["at"].get<std::string>()).value_or(start_ms);
-    const double x = left + static_cast<double>(at - start_ms) / 1000.0 / static_cast<double>(bucket_seconds) * slot;
+  const std::int64_t start_ms = timeline.start_ms;
+  for (const auto& event : facts.events) {
+    if (event.kind != "step_started") continue;
+    const double x =
+        left + static_cast<double>(event.at_ms - start_ms) / 1000.0 / static_cast<double>(bucket_seconds) * slot;
     if (x < left || x > width) continue;
     svg << "<line x1=\"" << number(x) << "\" y1=\"10\" x2=\"" << number(x) << "\" y2=\"" << height - bottom
-        << "\" stroke=\"#1565c0\" stroke-dasharray=\"3,3\"><title>" << html_escape(event["message"].get<std::string>())
+        << "\" stroke=\"#1565c0\" stroke-dasharray=\"3,3\"><title>" << html_escape(event.message)
         << "</title></line>\n";
   }
   svg << "<text x=\"" << left << "\" y=\"" << height - 8 << "\" font-size=\"11\">0 s</text>\n";
@@ -272,37 +273,34 @@ std::string timeline_svg(const json& facts)
 
 } // namespace
 
-std::string render_report_html(const json& facts, const json& not_done, std::size_t listed)
+std::string render_report_html(const RunFacts& facts, const std::vector<DeviceNotDone>& not_done, std::size_t listed)
 {
   std::ostringstream out;
-  const std::string run = facts["run"].get<std::string>();
+  const std::string& run = facts.run;
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fleetrun run " << html_escape(run)
       << "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;"
          "margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}"
          ".failed{color:#c62828}.legend span{margin-right:1.5em}</style></head>\n<body>\n";
-  out << "<h1>fleetrun run " << html_escape(run) << ": " << html_escape(facts["status"].get<std::string>())
-      << "</h1>\n";
-  out << "<table>\n<tr><th>plan</th><td><code>" << html_escape(facts["plan"].get<std::string>())
-      << "</code></td></tr>\n"
-      << "<tr><th>application</th><td>" << html_escape(facts["application"].get<std::string>()) << " at "
-      << html_escape(facts["apiUrl"].get<std::string>()) << "</td></tr>\n"
-      << "<tr><th>started</th><td>" << html_escape(facts["created"].get<std::string>()) << "</td></tr>\n"
-      << "<tr><th>last change</th><td>" << html_escape(facts["updated"].get<std::string>()) << "</td></tr>\n</table>\n";
+  out << "<h1>fleetrun run " << html_escape(run) << ": " << html_escape(facts.status) << "</h1>\n";
+  out << "<table>\n<tr><th>plan</th><td><code>" << html_escape(facts.plan) << "</code></td></tr>\n"
+      << "<tr><th>application</th><td>" << html_escape(facts.application) << " at " << html_escape(facts.api_url)
+      << "</td></tr>\n"
+      << "<tr><th>started</th><td>" << iso(facts.created_ms) << "</td></tr>\n"
+      << "<tr><th>last change</th><td>" << iso(facts.updated_ms) << "</td></tr>\n</table>\n";
   out << "<h2>Timeline</h2>\n<p class=\"legend\"><span style=\"color:#9aa5b1\">&#9632; requests</span>"
          "<span style=\"color:#e8890c\">&#9632; 429s</span><span style=\"color:#c62828\">&#9632; failed answers</span>"
          "<span style=\"color:#1565c0\">- - step starts</span> (the last invocation: resume starts its own)</p>\n"
       << timeline_svg(facts);
   out << "<h2>Steps</h2>\n<table>\n<tr><th>#</th><th>step</th><th>action</th><th>devices</th><th>by state</th>"
          "<th>started</th><th>seconds</th></tr>\n";
-  for (const auto& step : facts["steps"]) {
+  for (const auto& step : facts.steps) {
     std::string states;
-    for (const auto& [state, count] : step["devicesByState"].items())
-      states += (states.empty() ? "" : ", ") + with_commas(count.get<std::int64_t>()) + " " + state;
-    out << "<tr><td>" << step["index"].get<int>() << "</td><td>" << html_escape(step["id"].get<std::string>())
-        << "</td><td>" << html_escape(step["action"].get<std::string>()) << "</td><td>"
-        << with_commas(step["devices"].get<std::int64_t>()) << "</td><td>" << html_escape(states) << "</td><td>"
-        << html_escape(step.value("started", std::string())) << "</td><td>"
-        << (step.contains("seconds") ? number(step["seconds"].get<double>()) : std::string()) << "</td></tr>\n";
+    for (const auto& [state, count] : step.devices_by_state)
+      states += (states.empty() ? "" : ", ") + with_commas(count) + " " + state;
+    out << "<tr><td>" << step.index << "</td><td>" << html_escape(step.id) << "</td><td>" << html_escape(step.action)
+        << "</td><td>" << with_commas(step.devices) << "</td><td>" << html_escape(states) << "</td><td>"
+        << (step.started_ms > 0 ? iso(step.started_ms) : std::string()) << "</td><td>" << seconds_of(step)
+        << "</td></tr>\n";
   }
   out << "</table>\n<h2>Devices not done</h2>\n";
   if (not_done.empty()) {
@@ -314,18 +312,16 @@ std::string render_report_html(const json& facts, const json& not_done, std::siz
         << ".</p>\n<table>\n<tr><th>step</th><th>batch</th><th>device</th><th>outcome</th><th>reason</th></tr>\n";
     for (std::size_t i = 0; i < not_done.size() && i < listed; ++i) {
       const auto& d = not_done[i];
-      out << "<tr class=\"failed\"><td>" << html_escape(d["step"].get<std::string>()) << "</td><td>"
-          << d["batch"].get<int>() << "</td><td>" << html_escape(d["device"].get<std::string>()) << "</td><td>"
-          << html_escape(d["outcome"].get<std::string>()) << "</td><td>" << html_escape(d["reason"].get<std::string>())
+      out << "<tr class=\"failed\"><td>" << html_escape(d.step) << "</td><td>" << d.batch << "</td><td>"
+          << html_escape(d.device) << "</td><td>" << html_escape(d.outcome) << "</td><td>" << html_escape(d.reason)
           << "</td></tr>\n";
     }
     out << "</table>\n";
   }
   out << "<h2>Events</h2>\n<table>\n<tr><th>at</th><th>event</th><th>message</th></tr>\n";
-  for (const auto& event : facts["events"]) {
-    out << "<tr><td>" << html_escape(event["at"].get<std::string>()) << "</td><td>"
-        << html_escape(event["kind"].get<std::string>()) << "</td><td>"
-        << html_escape(event["message"].get<std::string>()) << "</td></tr>\n";
+  for (const auto& event : facts.events) {
+    out << "<tr><td>" << iso(event.at_ms) << "</td><td>" << html_escape(event.kind) << "</td><td>"
+        << html_escape(event.message) << "</td></tr>\n";
   }
   out << "</table>\n</body></html>\n";
   return out.str();

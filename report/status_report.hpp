@@ -1,16 +1,14 @@
 #pragma once
-// `fleetrun status`: a run's steps, batches, jobs, problems and events, as
-// facts (JSON) and for people. Reads the state file only; takes no lock.
+// `fleetrun status` for people: a run's steps, batches, jobs, problems,
+// requests and latest events, in words (`--output json` prints
+// `to_json(run_facts(...))` instead).
 
-#include "state/state_store.hpp"
-
-#include <nlohmann/json.hpp>
+#include "report/run_facts.hpp"
 
 #include <string>
 
 namespace fleetrun::report {
 
-nlohmann::json status_facts(const state::StateStore& store, const state::RunRecord& run);
-std::string render_status(const nlohmann::json& facts);
+std::string render_status(const RunFacts& facts);
 
 } // namespace fleetrun::report
