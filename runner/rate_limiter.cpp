@@ -23,6 +23,7 @@ constexpr int k_trusted_count = 8;                               // ... and this
 constexpr auto k_memory = std::chrono::seconds(60);              // answers kept for counting
 constexpr auto k_sustained = std::chrono::seconds(5);            // a rate held this long without a 429
 constexpr auto k_observed = std::chrono::seconds(20);            // a window without a 429 that says what is taken
+constexpr auto k_recount = std::chrono::milliseconds(100);       // accepted since the latest 429, counted this often
 
 double seconds(RateLimiter::Clock::duration d)
 {
@@ -154,6 +155,8 @@ void RateLimiter::on_throttled(Clock::time_point sent, Clock::time_point now)
     m_tokens = 0;
     return;
   }
+  // Counted again from this one when it is the latest (the pairs hold what came before).
+  if (sent > *std::max_element(m_throttles.begin(), m_throttles.end())) m_since_throttle = 0;
   m_throttles.push_back(sent);
   if (m_throttles.size() > 64) m_throttles.erase(m_throttles.begin());
   if (sent < *m_mark + k_episode || m_pending) return; // the same empty bucket, or an interval already waiting
@@ -166,8 +169,12 @@ void RateLimiter::on_throttled(Clock::time_point sent, Clock::time_point now)
 
 void RateLimiter::first_estimate(Clock::time_point now)
 {
+  // What was accepted of what was sent over the second before the 429: the
+  // pace that emptied the server's bucket. Not since the first request: a
+  // slow start (the pages of a resolution on a slow machine) would make it
+  // a fraction of the server's rate, climbed back at 15 % a second.
   const auto to = *m_mark;
-  const auto from = m_first_sent.value_or(to);
+  const auto from = std::max(m_first_sent.value_or(to), to - k_window);
   const auto accepted = std::count_if(m_answered.lower_bound(from), m_answered.lower_bound(to),
                                       [](const auto& answer) { return answer.second; });
   const double span = std::max(seconds(k_window), seconds(to - from));
@@ -223,6 +230,18 @@ void RateLimiter::observe(Clock::time_point now)
 {
   if (!m_learning || m_rate <= 0 || m_answered.empty()) return;
   const auto to = settled_until(now);
+  const auto latest = m_throttles.empty() ? to : *std::max_element(m_throttles.begin(), m_throttles.end());
+  if (to - latest >= k_trusted_span && to - m_since_counted >= k_recount) {
+    // Since the latest 429 the server's bucket started empty: what it took
+    // since is at most its rate times the time (every answer sent before
+    // `to` is in).
+    m_since_counted = to;
+    const auto from = latest;
+    const auto accepted = std::count_if(m_answered.upper_bound(from), m_answered.lower_bound(to),
+                                        [](const auto& answer) { return answer.second; });
+    if (accepted >= k_trusted_count)
+      m_since_throttle = std::max(m_since_throttle, static_cast<double>(accepted) / seconds(to - from));
+  }
   const auto from = to - k_observed;
   if (m_throttles.empty() || m_throttles.back() >= from || !m_first_sent || *m_first_sent > from) return;
   const auto window = std::distance(m_answered.lower_bound(from), m_answered.lower_bound(to));
@@ -252,7 +271,7 @@ void RateLimiter::on_accepted(Clock::time_point now)
     if (m_configured > 0 && m_rate >= m_configured) return;
     // Until two 429s have measured the server, the rate is a guess below
     // it: climb fast. After, gently.
-    const bool measured = trusted_estimate().has_value();
+    const bool measured = !m_estimates.empty() || m_observed > 0;
     set_rate(m_rate * (measured ? m_probe_step : k_unmeasured_step), now);
     m_probe_step = std::min(k_probe_ceiling, 1 + (m_probe_step - 1) * 2);
   }
@@ -272,7 +291,7 @@ std::optional<double> RateLimiter::trusted_estimate() const
   // the server's rate, or what it took over the last 20 s without a 429
   // while this limiter held the requests back (a bound too: over that long
   // its saved-up burst is a few percent of it), whichever is more.
-  double best = m_observed;
+  double best = std::max(m_observed, m_since_throttle);
   if (!m_estimates.empty()) {
     const auto from = m_estimates.size() > 3 ? m_estimates.end() - 3 : m_estimates.begin();
     best = std::max(best, *std::max_element(from, m_estimates.end()));

@@ -21,7 +21,12 @@
 //    limiter paces at (95 % of it) and what a run stores.
 //  - The first 429 has no earlier one: what was accepted over the second
 //    before it includes the server's initial burst, so the limiter paces at
-//    80 % of it for now and stores nothing it learned that way.
+//    70 % of it for now and stores nothing it learned that way.
+//  - From a 429 on (the server's bucket empty), the server accepts at most
+//    its rate: what it accepted since, over the time since (a second at
+//    least, 8 requests at least, every answer in), is a lower bound of its
+//    rate whether or not another 429 follows. A run too short to meet the
+//    limit twice stores that.
 //  - After two seconds without a 429 it probes higher (2 %, then 4 %, 8 %,
 //    ...): a limit raised meanwhile, or an estimate too low, is found again.
 // Bare 429s and 429s with Retry-After are read alike; a Retry-After also
@@ -80,7 +85,8 @@ public:
   // Requests the server accepted per second, by the time they were sent,
   // over the last second of sending (or the time since the first send, when shorter).
   double accepted_rate(Clock::time_point now) const;
-  // The server's rate as estimated between two 429s (the latest), if any.
+  // The server's rate as estimated between two 429s (the latest), or a lower
+  // bound of it since the latest 429, or over 20 s held back; the most of these.
   std::optional<double> trusted_estimate() const;
   // What a run stores for the next one, given the rate it started from (0: none).
   double rate_to_store(double started_from) const;
@@ -119,6 +125,8 @@ private:
   std::optional<Clock::time_point> m_last_throttle;  // when the last 429 came
   double m_sustained = 0;                            // the highest rate held for 5 s without a 429
   double m_observed = 0;                             // the most taken over 20 s without a 429
+  double m_since_throttle = 0;                       // accepted since the latest 429 (a lower bound), per s
+  Clock::time_point m_since_counted{};               // up to where it was last counted
 };
 
 } // namespace fleetrun::runner
