@@ -23,9 +23,9 @@ namespace fleetrun::cli {
 namespace {
 
 // Every subcommand, in the order --help lists them.
-constexpr CommandSetup k_commands[] = {setup_sandbox, setup_devices, setup_validate,  setup_plan_schema, setup_plan,
-                                       setup_apply,   setup_resume,  setup_status,    setup_runs,        setup_prune,
-                                       setup_migrate, setup_report,  setup_completion};
+constexpr CommandSetup k_commands[] = {setup_sandbox, setup_devices, setup_validate,   setup_plan_schema, setup_plan,
+                                       setup_apply,   setup_resume,  setup_status,     setup_runs,        setup_prune,
+                                       setup_migrate, setup_report,  setup_completion, setup_man};
 
 // The first word of the command line that is not an option (or an option's
 // value) when it names no command: "aply" in `fleetrun --log-level warn aply x`.
@@ -53,7 +53,7 @@ int run_cli(int argc, char** argv)
   CLI::App app{"fleetrun: preview, apply and resume bulk operations on Losant devices"};
   app.require_subcommand(1);
   app.fallthrough(true); // global options may follow the subcommand
-  app.set_version_flag("--version", "fleetrun 0.1.0");
+  app.set_version_flag("--version", std::string("fleetrun ") + FLEETRUN_VERSION);
   LogOptions logging;
   app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

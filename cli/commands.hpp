@@ -152,6 +152,7 @@ void setup_validate(CLI::App& app, Invocation& invocation);
 void setup_plan_schema(CLI::App& app, Invocation& invocation);
 void setup_sandbox(CLI::App& app, Invocation& invocation);
 void setup_completion(CLI::App& app, Invocation& invocation);
+void setup_man(CLI::App& app, Invocation& invocation);
 
 int run_sandbox(const SandboxOptions& options);
 int run_validate(const ValidateOptions& options);

@@ -28,6 +28,17 @@ if(FLEETRUN_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# Debian's hardening (dpkg-buildflags with hardening=+all): fortified libc
+# calls, stack protector, format checks, read-only relocations bound at start.
+# Not with the sanitizers (they replace what fortify checks) and not without
+# optimisation (_FORTIFY_SOURCE needs it).
+option(FLEETRUN_HARDEN "Build with Debian's hardening flags (optimised builds)" ON)
+if(FLEETRUN_HARDEN AND NOT FLEETRUN_SANITIZE AND NOT FLEETRUN_FUZZ AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+  add_compile_options(-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wformat
+                      -Werror=format-security)
+  add_link_options(-Wl,-z,relro -Wl,-z,now)
+endif()
+
 if(FLEETRUN_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

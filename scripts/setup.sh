@@ -8,10 +8,14 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build ccache pkg-config git openssl curl nodejs npm
           libpoco-dev libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev
-          catch2 nlohmann-json3-dev libcli11-dev help2man dpkg-dev
-          systemd bsdutils)
-# (systemd for systemd-analyze, bsdutils for script: tests use them, and fail
-# under CI=true without them.)
+          catch2 nlohmann-json3-dev libcli11-dev)
+# The whole build and the tests need more: pandoc (fleetrun-plan(5)),
+# dpkg-dev and lintian (the package and its check), systemd (systemd-analyze),
+# bsdutils (script). Tests fail under CI=true without them. The demo
+# (FLEETRUN_TARGET=fleetrun) needs none of them.
+if [[ -z "${FLEETRUN_TARGET:-}" ]]; then
+  packages+=(pandoc dpkg-dev lintian systemd bsdutils)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -81,33 +81,53 @@ std::string value_after(const std::vector<std::string>& words, const std::string
 
 } // namespace
 
-TEST_CASE("the systemd units name the installed binary and real flags, and pass systemd-analyze verify",
+TEST_CASE("the systemd template units name the installed binary and real flags, and an instance passes "
+          "systemd-analyze verify",
           "[deploy_recipes]")
 {
   const auto known = apply_flags();
-  const std::string service = read(k_deploy / "systemd/fleetrun-maintenance.service");
+  const std::string service = read(k_deploy / "systemd/fleetrun@.service");
+  const std::string timer = read(k_deploy / "systemd/fleetrun@.timer");
   std::smatch exec;
   REQUIRE(std::regex_search(service, exec, std::regex(R"(\nExecStart=([^\n]+))")));
   const auto words = words_of(exec[1]);
   check_command(words, known);
-  CHECK(value_after(words, "--state").starts_with("/var/lib/fleetrun/")); // StateDirectory=fleetrun
+  // The instance names the plan, its environment, its token and its state file.
+  CHECK(value_after(words, "apply") == "/etc/fleetrun/%i.yaml");
+  CHECK(value_after(words, "--state") == "/var/lib/fleetrun/%i.fleetrun.db"); // StateDirectory=fleetrun
   CHECK_THAT(service, Catch::Contains("StateDirectory=fleetrun") && Catch::Contains("SuccessExitStatus=75"));
+  CHECK_THAT(service, Catch::Contains("EnvironmentFile=/etc/fleetrun/%i.env"));
+  CHECK_THAT(service, Catch::Contains("LoadCredential=losant-token:/etc/fleetrun/%i.token"));
   CHECK(value_after(words, "--token-file") == "${CREDENTIALS_DIRECTORY}/losant-token");
-  CHECK_THAT(service, Catch::Contains("LoadCredential=losant-token:"));
+  // The docs they point to are ones the package installs.
+  for (const auto* unit : {&service, &timer}) {
+    CHECK_THAT(*unit, Catch::Contains("file:///usr/share/doc/fleetrun/SCHEDULING.md"));
+  }
+  CHECK_THAT(timer, Catch::Contains("WantedBy=timers.target") && Catch::Contains("Persistent=true"));
 
   if (!require_tool("systemd-analyze", "verifying the systemd units")) return;
   TempDir dir;
-  // Verified with the binary of this build in place of /usr/bin/fleetrun (verify checks it exists).
-  write_file(dir / "fleetrun-maintenance.service",
+  // Verified as an instance (the template loaded through it), with the binary
+  // of this build in place of /usr/bin/fleetrun (verify checks it exists).
+  write_file(dir / "fleetrun@.service",
              std::regex_replace(service, std::regex("/usr/bin/fleetrun"), std::string(FLEETRUN_BINARY)));
-  write_file(dir / "fleetrun-maintenance.timer", read(k_deploy / "systemd/fleetrun-maintenance.timer"));
-  const std::string verify = "systemd-analyze verify --man=no '" + (dir / "fleetrun-maintenance.service").string() +
-                             "' '" + (dir / "fleetrun-maintenance.timer").string() + "' > '" +
-                             (dir / "verify.txt").string() + "' 2>&1";
-  const int status = std::system(verify.c_str());
-  INFO(read(dir / "verify.txt"));
-  CHECK(status == 0);
-  CHECK(read(dir / "verify.txt").empty());
+  write_file(dir / "fleetrun@.timer", timer);
+  const auto verify_instance = [&](const std::string& instance) {
+    const std::string command =
+        "systemd-analyze verify --man=no '" + (dir / ("fleetrun@" + instance + ".service")).string() + "' '" +
+        (dir / ("fleetrun@" + instance + ".timer")).string() + "' > '" + (dir / "verify.txt").string() + "' 2>&1";
+    const int status = std::system(command.c_str());
+    INFO(read(dir / "verify.txt"));
+    CHECK(status == 0);
+    CHECK(read(dir / "verify.txt").empty());
+  };
+  verify_instance("nightly");
+  // The check can fail: a template whose binary is missing is refused.
+  write_file(dir / "fleetrun@.service",
+             std::regex_replace(service, std::regex("/usr/bin/fleetrun"), (dir / "missing").string()));
+  const std::string broken =
+      "systemd-analyze verify --man=no '" + (dir / "fleetrun@nightly.service").string() + "' > /dev/null 2>&1";
+  CHECK(std::system(broken.c_str()) != 0);
 }
 
 TEST_CASE("the crontab line names the installed binary and real flags", "[deploy_recipes]")
