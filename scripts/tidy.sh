@@ -13,5 +13,10 @@ if [[ -z "$tidy" ]]; then
   tidy=clang-tidy-19
 fi
 [[ -f "$build_dir/compile_commands.json" ]] || { echo "no $build_dir/compile_commands.json: build first"; exit 1; }
-git ls-files '*.cpp' | grep -vE '^(tests|bench)/' | xargs -P2 -n8 "$tidy" -p "$build_dir" --quiet
+# The build's compiler flags are GCC's: -Wshadow=local is unknown to clang,
+# and with -DFLEETRUN_WERROR=ON (CI's build) -Werror would turn that and
+# clang's own warnings (libstdc++'s deprecated get_temporary_buffer) into
+# errors. Findings of the checks above are errors all the same (WarningsAsErrors).
+git ls-files '*.cpp' | grep -vE '^(tests|bench)/' |
+  xargs -P2 -n8 "$tidy" -p "$build_dir" --quiet --extra-arg=-Wno-unknown-warning-option --extra-arg=-Wno-error
 echo "clang-tidy: no findings"
