@@ -266,6 +266,17 @@ std::string endless_range(const RawRequest& request, const std::string& total)
   return device_page(start, count, false, total);
 }
 
+// Requests the sandbox has answered on routes starting with `prefix` ("PATCH",
+// "GET /applications/{applicationId}/devices 200"), every status counted.
+int served(SandboxProcess& sandbox, std::string_view prefix)
+{
+  int total = 0;
+  const json stats = sandbox.admin_get("/_sandbox/stats");
+  for (const auto& [route, count] : stats["requests"].items())
+    if (route.starts_with(prefix)) total += count.get<int>();
+  return total;
+}
+
 } // namespace
 
 TEST_CASE("a server with endless pages is stopped in seconds, in bounded memory, naming the query and why",
@@ -442,14 +453,7 @@ steps: [{id: t, action: patch, query: all, batch_size: 10, allow_whole_fleet: tr
 )");
   FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes", "--concurrency", "1"}, sandbox_env(sandbox));
   // Deleted once batches are being sent (each answer takes 100 ms: there are 300).
-  wait_until(
-      [&] {
-        const json stats = sandbox.admin_get("/_sandbox/stats");
-        for (const auto& [route, count] : stats["requests"].items())
-          if (route.starts_with("PATCH") && count.get<int>() >= 2) return true;
-        return false;
-      },
-      "the apply to send batches");
+  wait_until([&] { return served(sandbox, "PATCH") >= 2; }, "the apply to send batches");
   std::filesystem::remove(dir / "plan.fleetrun.db");
   const auto started = std::chrono::steady_clock::now();
   const auto result = apply.wait();
@@ -469,14 +473,8 @@ steps: [{id: t, action: patch, query: all, allow_whole_fleet: true, updateFields
 )");
   FleetrunProcess apply({"apply", (dir / "plan.yaml").string(), "--yes"}, sandbox_env(sandbox));
   // Stopped once resolution has read a page (each answer takes 400 ms; eight pages).
-  wait_until(
-      [&] {
-        const json stats = sandbox.admin_get("/_sandbox/stats");
-        for (const auto& [route, count] : stats["requests"].items())
-          if (route.starts_with("GET /applications/{applicationId}/devices 200") && count.get<int>() >= 1) return true;
-        return false;
-      },
-      "resolution to read a page");
+  wait_until([&] { return served(sandbox, "GET /applications/{applicationId}/devices 200") >= 1; },
+             "resolution to read a page");
   const auto stats_before = sandbox.admin_get("/_sandbox/stats");
   apply.signal(SIGTERM);
   const auto signalled = std::chrono::steady_clock::now();
